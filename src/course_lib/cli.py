@@ -1,0 +1,65 @@
+"""The ``course-lib`` command line.
+
+Each sub-command lives in its own module under ``course_lib.commands`` and provides
+``add_arguments(parser)`` and ``run(args) -> int``. Errors the user can fix
+(:class:`~course_lib.errors.CourseLibError`, missing files) are printed as one line
+and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from course_lib import __version__
+from course_lib.errors import CourseLibError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("course_lib.commands.train", "train a model and write checkpoints"),
+    "translate": ("course_lib.commands.translate", "translate sentences with a checkpoint"),
+    "evaluate": ("course_lib.commands.evaluate", "score a checkpoint with BLEU/chrF"),
+    "release": ("course_lib.commands.release", "write student copies of chapters"),
+    "grade": ("course_lib.commands.grade", "grade a folder of submissions"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="course-lib",
+        description="The Transformer, Step by Step: train, translate, evaluate, release, grade.",
+    )
+    parser.add_argument("--version", action="version", version=f"course-lib {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:  # a command whose module is not written yet
+            if error.name != module_name:
+                raise
+            continue
+        command = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except CourseLibError as error:
+        print(f"course-lib {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        print(f"course-lib {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"course-lib {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
