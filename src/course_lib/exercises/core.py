@@ -77,8 +77,9 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-def compare(expected: Any, received: Any, atol: float = 1e-5, rtol: float = 1e-5,
-            where: str = "output") -> str | None:
+def compare(
+    expected: Any, received: Any, atol: float = 1e-5, rtol: float = 1e-5, where: str = "output"
+) -> str | None:
     """Compare two plain values; return ``None`` if equal, else a message saying how they differ.
 
     Tensors are compared by shape, then values (``allclose`` for floating point,
@@ -89,8 +90,10 @@ def compare(expected: Any, received: Any, atol: float = 1e-5, rtol: float = 1e-5
         if not isinstance(received, torch.Tensor):
             return f"{where}: expected a tensor, got {type(received).__name__}"
         if tuple(received.shape) != tuple(expected.shape):
-            return (f"{where}: expected shape {tuple(expected.shape)}, "
-                    f"got shape {tuple(received.shape)}")
+            return (
+                f"{where}: expected shape {tuple(expected.shape)}, "
+                f"got shape {tuple(received.shape)}"
+            )
         if expected.dtype == torch.bool or received.dtype == torch.bool:
             if received.dtype != expected.dtype:
                 return f"{where}: expected dtype {expected.dtype}, got {received.dtype}"

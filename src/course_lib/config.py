@@ -1,0 +1,95 @@
+"""Step 3: the sizes that define a Transformer, with the paper's and a CPU-friendly preset."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from course_lib.errors import CourseLibError
+
+
+@dataclass
+class TransformerConfig:
+    """Hyper-parameters of the encoder-decoder Transformer.
+
+    Defaults are the paper's base model (Vaswani et al. 2017, Table 3): d_model 512,
+    8 heads, 6 + 6 layers, d_ff 2048, dropout 0.1. ``small()`` is the course's CPU preset.
+
+    ``norm_first=False`` is the paper's post-norm layer (``x = norm(x + sublayer(x))``);
+    ``True`` is pre-norm (``x = x + sublayer(norm(x))``). Both stacks end with a final
+    LayerNorm, as ``torch.nn.Transformer`` does.
+    """
+
+    src_vocab_size: int = 37000
+    tgt_vocab_size: int = 37000
+    d_model: int = 512
+    n_heads: int = 8
+    n_encoder_layers: int = 6
+    n_decoder_layers: int = 6
+    d_ff: int = 2048
+    dropout: float = 0.1
+    max_len: int = 256
+    norm_first: bool = False
+    tie_embeddings: bool = False
+    pad_id: int = 0
+    layer_norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name in (
+            "src_vocab_size",
+            "tgt_vocab_size",
+            "d_model",
+            "n_heads",
+            "n_encoder_layers",
+            "n_decoder_layers",
+            "d_ff",
+            "max_len",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise CourseLibError(f"config {name} must be an integer, got {value!r}")
+            if value < 1:
+                raise CourseLibError(f"config {name} must be >= 1, got {value}")
+        if self.d_model % self.n_heads != 0:
+            raise CourseLibError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads}) "
+                f"so that every head gets d_model / n_heads dimensions"
+            )
+        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise CourseLibError(f"config dropout must be in [0, 1), got {self.dropout!r}")
+        if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
+            raise CourseLibError(f"config pad_id {self.pad_id} is outside the vocabularies")
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    @classmethod
+    def base(
+        cls, src_vocab_size: int = 37000, tgt_vocab_size: int = 37000, **overrides: Any
+    ) -> TransformerConfig:
+        """The paper's base model (about 65M parameters with a shared 37k vocabulary)."""
+        return cls(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, **overrides)
+
+    @classmethod
+    def small(cls, src_vocab_size: int, tgt_vocab_size: int, **overrides: Any) -> TransformerConfig:
+        """A CPU-friendly model: d_model 128, 4 heads, 3 + 3 layers, d_ff 512."""
+        settings: dict[str, Any] = dict(
+            d_model=128, n_heads=4, n_encoder_layers=3, n_decoder_layers=3, d_ff=512, dropout=0.1
+        )
+        settings.update(overrides)
+        return cls(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, **settings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (ints, floats, bools) for checkpoints and JSON."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TransformerConfig:
+        if not isinstance(data, dict):
+            raise CourseLibError(f"a config must be a dict, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CourseLibError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**data)

@@ -1,0 +1,164 @@
+"""Step 4: the full encoder-decoder Transformer.
+
+    source ids --embed + positions--> Encoder --memory--+
+                                                       v
+    target ids --embed + positions--> Decoder (masked self-attn, cross-attn, FFN)
+                                         --> linear --> logits over the French vocabulary
+
+``encode`` and ``decode`` are separate so that generation (step 5) can encode once and
+decode one word at a time.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from course_lib.config import TransformerConfig
+from course_lib.decoder import Decoder
+from course_lib.embedding import PositionalEncoding, TokenEmbedding
+from course_lib.encoder import Encoder
+from course_lib.errors import CourseLibError, ShapeError
+from course_lib.masks import combine_masks, padding_mask
+
+
+class Transformer(nn.Module):
+    """The encoder-decoder Transformer of Vaswani et al. (2017).
+
+    Shapes: src ``(batch, src_len)`` and tgt ``(batch, tgt_len)`` int64 token ids ->
+    logits ``(batch, tgt_len, tgt_vocab_size)``.
+    """
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        if not isinstance(config, TransformerConfig):
+            raise CourseLibError(
+                f"Transformer needs a TransformerConfig, got {type(config).__name__}"
+            )
+        self.config = config
+        self.src_embed = TokenEmbedding(config.src_vocab_size, config.d_model, config.pad_id)
+        self.tgt_embed = TokenEmbedding(config.tgt_vocab_size, config.d_model, config.pad_id)
+        self.positions = PositionalEncoding(config.d_model, config.max_len, config.dropout)
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.generator = nn.Linear(config.d_model, config.tgt_vocab_size)
+        self._reset_parameters()
+        if config.tie_embeddings:
+            self.generator.weight = self.tgt_embed.embedding.weight
+
+    def _reset_parameters(self) -> None:
+        """Xavier-uniform for every matrix (as ``nn.Transformer``); padding rows stay zero."""
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+        with torch.no_grad():
+            self.src_embed.embedding.weight[self.config.pad_id].zero_()
+            self.tgt_embed.embedding.weight[self.config.pad_id].zero_()
+
+    def _check_ids(self, ids: torch.Tensor, name: str, vocab_size: int, start: int = 0) -> None:
+        if not isinstance(ids, torch.Tensor):
+            raise ShapeError(f"{name} must be a tensor of token ids, got {type(ids).__name__}")
+        if ids.dtype not in (torch.int64, torch.int32):
+            raise ShapeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+        if ids.dim() != 2:
+            raise ShapeError(f"{name} must have shape (batch, seq_len), got {tuple(ids.shape)}")
+        if ids.size(0) == 0 or ids.size(1) == 0:
+            raise ShapeError(f"{name} is empty: shape {tuple(ids.shape)}")
+        if start + ids.size(1) > self.config.max_len:
+            raise CourseLibError(
+                f"{name} has {start + ids.size(1)} positions, more than the model's maximum "
+                f"length max_len={self.config.max_len}"
+            )
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= vocab_size:
+            bad = low if low < 0 else high
+            raise CourseLibError(
+                f"{name} contains token id {bad}, outside the vocabulary of "
+                f"size {vocab_size} (mismatched vocabulary?)"
+            )
+
+    def encode(
+        self, src: torch.Tensor, src_mask: torch.Tensor | None = None, return_weights: bool = False
+    ):
+        """Source ids ``(batch, src_len)`` -> memory ``(batch, src_len, d_model)``.
+
+        ``src_mask`` defaults to the padding mask ``(batch, 1, 1, src_len)``. With
+        ``return_weights``, also the per-layer self-attention weights.
+        """
+        self._check_ids(src, "source", self.config.src_vocab_size)
+        if src_mask is None:
+            src_mask = padding_mask(src, self.config.pad_id)
+        x = self.positions(self.src_embed(src))
+        return self.encoder(x, src_mask, return_weights)
+
+    def decode(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        src_mask: torch.Tensor | None = None,
+        tgt_mask: torch.Tensor | None = None,
+        cache: list[dict] | None = None,
+        start: int = 0,
+        return_weights: bool = False,
+    ):
+        """Target ids so far ``(batch, tgt_len)`` + memory -> logits ``(batch, tgt_len, V)``.
+
+        ``tgt_mask`` defaults to causal AND target padding. With a ``cache`` (from
+        :meth:`new_cache`), ``tgt`` holds only the new tokens, which sit at positions
+        ``start .. start + tgt_len - 1``. With ``return_weights``, also
+        ``{"self": [...], "cross": [...]}`` per-layer attention weights.
+        """
+        self._check_ids(tgt, "target", self.config.tgt_vocab_size, start)
+        if (
+            memory.dim() != 3
+            or memory.size(0) != tgt.size(0)
+            or memory.size(-1) != self.config.d_model
+        ):
+            raise ShapeError(
+                f"memory must have shape (batch={tgt.size(0)}, src_len, {self.config.d_model}) "
+                f"to match the target batch, got {tuple(memory.shape)}"
+            )
+        length = tgt.size(1)
+        if tgt_mask is None:
+            causal = torch.ones(length, start + length, dtype=torch.bool, device=tgt.device).tril(
+                diagonal=start
+            )[None, None]
+            tgt_mask = (
+                causal
+                if cache is not None
+                else combine_masks(padding_mask(tgt, self.config.pad_id), causal)
+            )
+        x = self.positions(self.tgt_embed(tgt), start=start)
+        out = self.decoder(x, memory, tgt_mask, src_mask, return_weights, cache)
+        if return_weights:
+            hidden, weights = out
+            return self.generator(hidden), weights
+        return self.generator(out)
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced pass: ``(batch, src_len)``, ``(batch, tgt_len)`` -> ``(batch, tgt_len, V)``."""
+        if (
+            isinstance(src, torch.Tensor)
+            and isinstance(tgt, torch.Tensor)
+            and src.dim() == 2
+            and tgt.dim() == 2
+            and src.size(0) != tgt.size(0)
+        ):
+            raise ShapeError(
+                f"source and target batch sizes differ: {src.size(0)} vs {tgt.size(0)}"
+            )
+        src_mask = (
+            padding_mask(src, self.config.pad_id)
+            if isinstance(src, torch.Tensor) and src.dim() == 2
+            else None
+        )
+        memory = self.encode(src, src_mask)
+        return self.decode(tgt, memory, src_mask)
+
+    def new_cache(self) -> list[dict]:
+        """An empty key/value cache: one dict per decoder layer."""
+        return [{} for _ in self.decoder.layers]
+
+    def num_parameters(self) -> int:
+        """Number of distinct trainable parameters (tied weights counted once)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
