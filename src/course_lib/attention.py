@@ -4,7 +4,7 @@
 
 Masks are boolean with ``True`` = "this query may attend to this key", broadcastable to
 ``(batch, heads, q_len, k_len)``. A query whose keys are all masked gets zero weights and
-a zero output vector instead of NaN.
+a zero output vector instead of NaN (in both the explicit and the fused path).
 """
 
 from __future__ import annotations
@@ -18,9 +18,18 @@ from torch import nn
 from course_lib.errors import CourseLibError, ShapeError
 
 
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
 def _check_attention_inputs(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
 ) -> None:
+    """Cheap checks (no tensor work) so that mistakes give a message instead of a deep
+    torch error. Shapes: q ``(..., q_len, d_k)``, k ``(..., k_len, d_k)``, v ``(..., k_len, d_v)``.
+    """
     for name, t in (("query", q), ("key", k), ("value", v)):
         if not isinstance(t, torch.Tensor):
             raise ShapeError(f"{name} must be a tensor, got {type(t).__name__}")
@@ -28,47 +37,82 @@ def _check_attention_inputs(
             raise ShapeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
         if t.dim() < 2:
             raise ShapeError(f"{name} must have shape (..., seq_len, dim), got {tuple(t.shape)}")
+    if not q.dtype == k.dtype == v.dtype:
+        raise ShapeError(
+            f"query, key and value must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}"
+        )
     if q.size(-1) != k.size(-1):
         raise ShapeError(
             f"query and key must share their last dimension (d_k), "
             f"got {q.size(-1)} and {k.size(-1)}"
         )
-    if k.size(-2) != v.size(-2):
+    if k.shape[:-1] != v.shape[:-1]:
         raise ShapeError(
-            f"key and value must have the same length, got {k.size(-2)} and {v.size(-2)}"
+            f"key and value must have the same leading dimensions and length, "
+            f"got key {tuple(k.shape)} and value {tuple(v.shape)}"
+        )
+    if q.shape[:-2] != k.shape[:-2]:
+        raise ShapeError(
+            f"query and key must have the same leading (batch, heads) dimensions, "
+            f"got query {tuple(q.shape)} and key {tuple(k.shape)}"
         )
     if mask is not None:
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            raise ShapeError(
-                f"mask must be a bool tensor (True = may attend), got "
-                f"{mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__}"
-            )
-        scores_shape = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.size(-2), k.size(-2))
+            got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise ShapeError(f"mask must be a bool tensor (True = may attend), got {got}")
+        scores_shape = (*q.shape[:-1], k.size(-2))
         try:
-            if torch.broadcast_shapes(mask.shape, scores_shape) != scores_shape:
-                raise RuntimeError
+            fits = torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
         except RuntimeError:
+            fits = False
+        if not fits:
             raise ShapeError(
-                f"mask of shape {tuple(mask.shape)} does not broadcast to the "
-                f"attention scores' shape {scores_shape} "
-                f"(batch, heads, q_len, k_len)"
-            ) from None
+                f"mask of shape {tuple(mask.shape)} does not broadcast to the attention "
+                f"scores' shape {scores_shape} (batch, heads, q_len, k_len); padding masks "
+                f"are (batch, 1, 1, k_len), causal masks (1, 1, q_len, k_len)"
+            )
+
+
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax over the last dimension where masked entries get exactly zero weight.
+
+    Shapes: scores ``(..., q_len, k_len)``, mask bool broadcastable to it (True = may
+    attend) -> ``(..., q_len, k_len)``. Each row sums to 1, except a row whose entries are
+    all masked: it has no key to attend to and is all zeros (not NaN).
+    """
+    if not isinstance(scores, torch.Tensor) or not scores.is_floating_point():
+        got = scores.dtype if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise ShapeError(f"scores must be a floating-point tensor, got {got}")
+    if mask is None:
+        return scores.softmax(dim=-1)
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ShapeError(f"mask must be a bool tensor (True = may attend), got {got}")
+    try:
+        fits = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ShapeError(
+            f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape "
+            f"{tuple(scores.shape)}"
+        )
+    weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+    # A fully masked row is all -inf, and softmax turns it into NaN: make it zeros.
+    return weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
 
 
 def attention_weights(
     q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """softmax(Q K^T / sqrt(d_k)) with masked keys set to -inf before the softmax.
+    """softmax(Q K^T / sqrt(d_k)), masked keys getting zero weight (see :func:`masked_softmax`).
 
-    Shapes: q ``(..., q_len, d_k)``, k ``(..., k_len, d_k)`` -> ``(..., q_len, k_len)``.
-    Rows with no visible key are all zeros.
+    Shapes: q ``(..., q_len, d_k)``, k ``(..., k_len, d_k)``, mask broadcastable to
+    ``(..., q_len, k_len)`` -> weights ``(..., q_len, k_len)``.
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
-    if mask is None:
-        return scores.softmax(dim=-1)
-    scores = scores.masked_fill(~mask, float("-inf"))
-    weights = scores.softmax(dim=-1)
-    return weights.nan_to_num(0.0)  # a fully masked row is all -inf -> NaN -> 0
+    _check_attention_inputs(q, k, k, mask)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., q_len, k_len)
+    return masked_softmax(scores, mask)
 
 
 def scaled_dot_product_attention(
@@ -91,27 +135,29 @@ def scaled_dot_product_attention(
 
     Returns:
         ``(..., q_len, d_v)``, or ``(output, weights)`` when ``return_weights``.
+        A query that may attend to no key gets a zero output (and zero weights).
 
     Without ``return_weights`` this calls PyTorch's fused
     ``F.scaled_dot_product_attention``; with it, the explicit matrix form of the chapter.
     Both give the same result (``tests/test_attention.py``).
     """
     _check_attention_inputs(q, k, v, mask)
-    has_key = None
-    if mask is not None:
-        has_key = mask.any(dim=-1, keepdim=True)  # (..., q_len, 1): any visible key?
+    if not 0.0 <= dropout_p < 1.0:
+        raise CourseLibError(f"dropout_p must be in [0, 1), got {dropout_p}")
     if return_weights:
         weights = attention_weights(q, k, mask)
         if dropout_p > 0.0:
             weights = F.dropout(weights, p=dropout_p)
         return weights @ v, weights
-    if mask is not None:
-        # Let fully masked rows attend everywhere (avoids NaN in the fused kernel and its
-        # gradient), then zero their output: the documented "no key -> zero vector".
-        safe_mask = mask | ~has_key
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe_mask, dropout_p=dropout_p)
-        return out.masked_fill(~has_key, 0.0)
-    return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+    if mask is None:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+    has_key = mask.any(dim=-1, keepdim=True)  # (..., q_len, 1): does the row see any key?
+    if mask.device.type == "cpu" and bool(has_key.all()):  # the usual case: nothing to fix
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+    # Let fully masked rows attend everywhere (avoids NaN in the fused kernel and in its
+    # gradient), then zero their output: the documented "no key -> zero vector".
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~has_key, dropout_p=dropout_p)
+    return out.masked_fill(~has_key, 0.0)
 
 
 class MultiHeadAttention(nn.Module):
@@ -131,12 +177,16 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
-        if d_model < 1 or n_heads < 1:
-            raise CourseLibError(
-                f"d_model and n_heads must be >= 1, got d_model={d_model}, n_heads={n_heads}"
-            )
+        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise CourseLibError(f"{name} must be an integer >= 1, got {value!r}")
         if d_model % n_heads != 0:
-            raise CourseLibError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+            raise CourseLibError(
+                f"d_model ({d_model}) must be divisible by n_heads ({n_heads}) so that every "
+                f"head gets d_model / n_heads dimensions"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise CourseLibError(f"dropout must be in [0, 1), got {dropout!r}")
         self.d_model = d_model
         self.n_heads = n_heads
         self.d_head = d_model // n_heads
@@ -156,6 +206,19 @@ class MultiHeadAttention(nn.Module):
         batch, _, seq, _ = x.shape
         return x.transpose(1, 2).reshape(batch, seq, self.d_model)
 
+    def _check_inputs(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.size(-1) != self.d_model:
+                raise ShapeError(
+                    f"{name} must have shape (batch, seq_len, {self.d_model}), got {_describe(t)}"
+                )
+        if key.shape[:2] != value.shape[:2] or key.size(0) != query.size(0):
+            raise ShapeError(
+                f"query, key and value must share the batch size and key/value the length, "
+                f"got query {tuple(query.shape)}, key {tuple(key.shape)}, "
+                f"value {tuple(value.shape)}"
+            )
+
     def forward(
         self,
         query: torch.Tensor,
@@ -166,13 +229,12 @@ class MultiHeadAttention(nn.Module):
         cache: dict[str, torch.Tensor] | None = None,
         static_kv: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Returns ``(output, weights)``; ``weights`` is None unless ``return_weights``."""
-        for name, t in (("query", query), ("key", key), ("value", value)):
-            if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.size(-1) != self.d_model:
-                shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-                raise ShapeError(
-                    f"{name} must have shape (batch, seq_len, {self.d_model}), got {shape}"
-                )
+        """Returns ``(output, weights)``; ``weights`` is None unless ``return_weights``.
+
+        Shapes: see the class docstring. With ``cache`` and ``static_kv`` the keys and
+        values stored at the first call are reused and ``key``/``value`` are ignored.
+        """
+        self._check_inputs(query, key, value)
         q = self.split_heads(self.q_proj(query))
         if cache is not None and static_kv and "k" in cache:
             k, v = cache["k"], cache["v"]

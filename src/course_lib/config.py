@@ -18,6 +18,11 @@ class TransformerConfig:
     ``norm_first=False`` is the paper's post-norm layer (``x = norm(x + sublayer(x))``);
     ``True`` is pre-norm (``x = x + sublayer(norm(x))``). Both stacks end with a final
     LayerNorm, as ``torch.nn.Transformer`` does.
+
+    Weight sharing (section 3.4 of the paper): ``tie_embeddings`` makes the output layer
+    (the "pre-softmax linear transformation") reuse the target embedding matrix;
+    ``share_embeddings`` makes source and target use one embedding matrix, which needs
+    one shared vocabulary (``src_vocab_size == tgt_vocab_size``). The paper does both.
     """
 
     src_vocab_size: int = 37000
@@ -31,6 +36,7 @@ class TransformerConfig:
     max_len: int = 256
     norm_first: bool = False
     tie_embeddings: bool = False
+    share_embeddings: bool = False
     pad_id: int = 0
     layer_norm_eps: float = 1e-5
 
@@ -55,20 +61,51 @@ class TransformerConfig:
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads}) "
                 f"so that every head gets d_model / n_heads dimensions"
             )
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+        if (
+            isinstance(self.dropout, bool)
+            or not isinstance(self.dropout, (int, float))
+            or not 0.0 <= self.dropout < 1.0
+        ):
             raise CourseLibError(f"config dropout must be in [0, 1), got {self.dropout!r}")
+        for name in ("norm_first", "tie_embeddings", "share_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise CourseLibError(
+                    f"config {name} must be True or False, got {getattr(self, name)!r}"
+                )
+        if (
+            isinstance(self.layer_norm_eps, bool)
+            or not isinstance(self.layer_norm_eps, (int, float))
+            or not self.layer_norm_eps > 0
+        ):
+            raise CourseLibError(f"config layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+        if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int):
+            raise CourseLibError(f"config pad_id must be an integer, got {self.pad_id!r}")
         if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
-            raise CourseLibError(f"config pad_id {self.pad_id} is outside the vocabularies")
+            raise CourseLibError(
+                f"config pad_id {self.pad_id} is outside the vocabularies "
+                f"(src_vocab_size={self.src_vocab_size}, tgt_vocab_size={self.tgt_vocab_size})"
+            )
+        if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
+            raise CourseLibError(
+                f"config share_embeddings needs one shared vocabulary, but src_vocab_size="
+                f"{self.src_vocab_size} and tgt_vocab_size={self.tgt_vocab_size} differ"
+            )
 
     @property
     def d_head(self) -> int:
+        """Dimensions per attention head: ``d_model // n_heads``."""
         return self.d_model // self.n_heads
 
     @classmethod
     def base(
         cls, src_vocab_size: int = 37000, tgt_vocab_size: int = 37000, **overrides: Any
     ) -> TransformerConfig:
-        """The paper's base model (about 65M parameters with a shared 37k vocabulary)."""
+        """The paper's base model: d_model 512, 8 heads, 6 + 6 layers, d_ff 2048, dropout 0.1.
+
+        The paper reports about 65M parameters with a shared ~37k vocabulary and shared
+        embeddings; ``base(share_embeddings=True, tie_embeddings=True)`` has 63.1M
+        (see :func:`course_lib.model.parameter_counts` and chapter 4 for the difference).
+        """
         return cls(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, **overrides)
 
     @classmethod
@@ -86,6 +123,8 @@ class TransformerConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TransformerConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are an error, missing keys take
+        their defaults (so checkpoints written before a field existed still load)."""
         if not isinstance(data, dict):
             raise CourseLibError(f"a config must be a dict, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}

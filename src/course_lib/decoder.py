@@ -9,7 +9,8 @@ from torch import nn
 
 from course_lib.attention import MultiHeadAttention
 from course_lib.config import TransformerConfig
-from course_lib.encoder import FeedForward
+from course_lib.encoder import FeedForward, check_activations
+from course_lib.errors import CourseLibError
 
 
 class DecoderLayer(nn.Module):
@@ -33,6 +34,7 @@ class DecoderLayer(nn.Module):
         layer_norm_eps: float = 1e-5,
     ):
         super().__init__()
+        self.d_model = d_model
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout)
@@ -54,6 +56,8 @@ class DecoderLayer(nn.Module):
         cache: dict[str, dict[str, torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Returns ``(x, self_weights, cross_weights)``; weights are None unless asked for."""
+        check_activations(x, self.d_model)
+        check_activations(memory, self.d_model, "memory")
         self_cache = cache.setdefault("self", {}) if cache is not None else None
         cross_cache = cache.setdefault("cross", {}) if cache is not None else None
         if self.norm_first:
@@ -89,6 +93,8 @@ class Decoder(nn.Module):
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
+        if not isinstance(config, TransformerConfig):
+            raise CourseLibError(f"Decoder needs a TransformerConfig, got {type(config).__name__}")
         self.layers = nn.ModuleList(
             DecoderLayer(
                 config.d_model,
@@ -111,6 +117,13 @@ class Decoder(nn.Module):
         return_weights: bool = False,
         cache: list[dict] | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, list[torch.Tensor]]]:
+        """Output ``(batch, tgt_len, d_model)``, plus the per-layer weights if asked for."""
+        if cache is not None and (not isinstance(cache, list) or len(cache) != len(self.layers)):
+            got = f"{len(cache)} entries" if isinstance(cache, list) else type(cache).__name__
+            raise CourseLibError(
+                f"cache must be a list with one dict per decoder layer ({len(self.layers)}), "
+                f"got {got}; use Transformer.new_cache()"
+            )
         weights: dict[str, list[torch.Tensor]] = {"self": [], "cross": []}
         for i, layer in enumerate(self.layers):
             layer_cache = cache[i] if cache is not None else None

@@ -44,6 +44,13 @@ class TokenEmbedding(nn.Module):
                 f"token ids must be an integer tensor, got "
                 f"{ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__}"
             )
+        size = self.embedding.num_embeddings
+        outside = (ids < 0) | (ids >= size)
+        if outside.any():  # nn.Embedding would fail with an IndexError deep inside torch
+            raise CourseLibError(
+                f"token id {int(ids[outside][0])} is outside the embedding's vocabulary "
+                f"(vocab_size={size}, valid ids 0-{size - 1})"
+            )
         return self.embedding(ids) * self.scale
 
 
@@ -89,6 +96,8 @@ class PositionalEncoding(nn.Module):
                 f"PositionalEncoding expects (batch, seq_len, {self.encoding.size(1)}), "
                 f"got {tuple(x.shape)}"
             )
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise CourseLibError(f"PositionalEncoding: start must be an int >= 0, got {start!r}")
         end = start + x.size(1)
         if end > self.max_len:
             raise CourseLibError(

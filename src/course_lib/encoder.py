@@ -12,6 +12,16 @@ from torch import nn
 
 from course_lib.attention import MultiHeadAttention
 from course_lib.config import TransformerConfig
+from course_lib.errors import CourseLibError, ShapeError
+
+
+def check_activations(x: torch.Tensor, d_model: int, name: str = "x") -> None:
+    """Raise :class:`ShapeError` unless ``x`` is a float tensor ``(batch, seq_len, d_model)``."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.size(-1) != d_model:
+        got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ShapeError(f"{name} must have shape (batch, seq_len, {d_model}), got {got}")
+    if not x.is_floating_point():
+        raise ShapeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
 
 
 class FeedForward(nn.Module):
@@ -22,11 +32,15 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
+        for name, value in (("d_model", d_model), ("d_ff", d_ff)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise CourseLibError(f"FeedForward {name} must be an integer >= 1, got {value!r}")
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq_len, d_model)`` -> ``(batch, seq_len, d_model)``."""
         return self.linear2(self.dropout(torch.relu(self.linear1(x))))
 
 
@@ -50,6 +64,7 @@ class EncoderLayer(nn.Module):
         layer_norm_eps: float = 1e-5,
     ):
         super().__init__()
+        self.d_model = d_model
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
@@ -61,6 +76,8 @@ class EncoderLayer(nn.Module):
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, return_weights: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns ``(x, weights)``; ``weights`` is None unless ``return_weights``."""
+        check_activations(x, self.d_model)
         if self.norm_first:
             h = self.norm1(x)
             attended, weights = self.self_attn(h, h, h, mask, return_weights)
@@ -83,6 +100,8 @@ class Encoder(nn.Module):
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
+        if not isinstance(config, TransformerConfig):
+            raise CourseLibError(f"Encoder needs a TransformerConfig, got {type(config).__name__}")
         self.layers = nn.ModuleList(
             EncoderLayer(
                 config.d_model,
@@ -99,6 +118,7 @@ class Encoder(nn.Module):
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, return_weights: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Memory ``(batch, src_len, d_model)``, plus the per-layer weights if asked for."""
         all_weights = []
         for layer in self.layers:
             x, weights = layer(x, mask, return_weights)

@@ -20,14 +20,27 @@ def padding_mask(ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
     if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
         shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
         raise ShapeError(f"padding_mask expects token ids of shape (batch, seq_len), got {shape}")
+    if ids.is_floating_point() or ids.dtype == torch.bool:
+        raise ShapeError(f"padding_mask expects integer token ids, got dtype {ids.dtype}")
     return (ids != pad_id)[:, None, None, :]
 
 
-def causal_mask(size: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """``(1, 1, size, size)`` lower-triangular bool mask: query i may attend to keys 0..i."""
+def causal_mask(
+    size: int, device: torch.device | str | None = None, start: int = 0
+) -> torch.Tensor:
+    """``(1, 1, size, start + size)`` lower-triangular bool mask: query i may attend to
+    keys ``0 .. start + i``.
+
+    ``start`` is for incremental decoding, where ``size`` new queries sit at positions
+    ``start ..`` and see every earlier key; with ``start=0`` (the usual case) the mask
+    is square, ``(1, 1, size, size)``.
+    """
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ShapeError(f"causal_mask size must be a positive integer, got {size!r}")
-    return torch.ones(size, size, dtype=torch.bool, device=device).tril()[None, None]
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise ShapeError(f"causal_mask start must be an integer >= 0, got {start!r}")
+    ones = torch.ones(size, start + size, dtype=torch.bool, device=device)
+    return ones.tril(diagonal=start)[None, None]
 
 
 def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
@@ -40,8 +53,9 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
     if not present:
         return None
     for m in present:
-        if m.dtype != torch.bool:
-            raise ShapeError(f"masks must be bool tensors (True = may attend), got {m.dtype}")
+        if not isinstance(m, torch.Tensor) or m.dtype != torch.bool:
+            got = m.dtype if isinstance(m, torch.Tensor) else type(m).__name__
+            raise ShapeError(f"masks must be bool tensors (True = may attend), got {got}")
     try:
         shape = torch.broadcast_shapes(*(m.shape for m in present))
     except RuntimeError:

@@ -17,9 +17,9 @@ from torch import nn
 from course_lib.config import TransformerConfig
 from course_lib.decoder import Decoder
 from course_lib.embedding import PositionalEncoding, TokenEmbedding
-from course_lib.encoder import Encoder
+from course_lib.encoder import Encoder, check_activations
 from course_lib.errors import CourseLibError, ShapeError
-from course_lib.masks import combine_masks, padding_mask
+from course_lib.masks import causal_mask, combine_masks, padding_mask
 
 
 class Transformer(nn.Module):
@@ -27,6 +27,11 @@ class Transformer(nn.Module):
 
     Shapes: src ``(batch, src_len)`` and tgt ``(batch, tgt_len)`` int64 token ids ->
     logits ``(batch, tgt_len, tgt_vocab_size)``.
+
+    Parts: ``src_embed``/``tgt_embed`` (:class:`TokenEmbedding`; one shared module when
+    ``config.share_embeddings``), ``positions``, ``encoder``, ``decoder`` and
+    ``generator`` (the output linear layer, its weight tied to the target embedding when
+    ``config.tie_embeddings``).
     """
 
     def __init__(self, config: TransformerConfig):
@@ -37,7 +42,10 @@ class Transformer(nn.Module):
             )
         self.config = config
         self.src_embed = TokenEmbedding(config.src_vocab_size, config.d_model, config.pad_id)
-        self.tgt_embed = TokenEmbedding(config.tgt_vocab_size, config.d_model, config.pad_id)
+        if config.share_embeddings:  # one vocabulary, one matrix (the paper, section 3.4)
+            self.tgt_embed = self.src_embed
+        else:
+            self.tgt_embed = TokenEmbedding(config.tgt_vocab_size, config.d_model, config.pad_id)
         self.positions = PositionalEncoding(config.d_model, config.max_len, config.dropout)
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
@@ -109,25 +117,18 @@ class Transformer(nn.Module):
         ``{"self": [...], "cross": [...]}`` per-layer attention weights.
         """
         self._check_ids(tgt, "target", self.config.tgt_vocab_size, start)
-        if (
-            memory.dim() != 3
-            or memory.size(0) != tgt.size(0)
-            or memory.size(-1) != self.config.d_model
-        ):
+        check_activations(memory, self.config.d_model, "memory")
+        if memory.size(0) != tgt.size(0):
             raise ShapeError(
-                f"memory must have shape (batch={tgt.size(0)}, src_len, {self.config.d_model}) "
-                f"to match the target batch, got {tuple(memory.shape)}"
+                f"memory has batch size {memory.size(0)} but the target has {tgt.size(0)}: "
+                f"encode the source sentences that belong to these targets"
             )
-        length = tgt.size(1)
         if tgt_mask is None:
-            causal = torch.ones(length, start + length, dtype=torch.bool, device=tgt.device).tril(
-                diagonal=start
-            )[None, None]
-            tgt_mask = (
-                causal
-                if cache is not None
-                else combine_masks(padding_mask(tgt, self.config.pad_id), causal)
-            )
+            causal = causal_mask(tgt.size(1), tgt.device, start)  # (1, 1, tgt_len, start+tgt_len)
+            if cache is None:  # the whole target at once: also hide its padding
+                tgt_mask = combine_masks(padding_mask(tgt, self.config.pad_id), causal)
+            else:  # one new token at a time: earlier tokens are real words
+                tgt_mask = causal
         x = self.positions(self.tgt_embed(tgt), start=start)
         out = self.decoder(x, memory, tgt_mask, src_mask, return_weights, cache)
         if return_weights:
@@ -137,21 +138,13 @@ class Transformer(nn.Module):
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """Teacher-forced pass: ``(batch, src_len)``, ``(batch, tgt_len)`` -> ``(batch, tgt_len, V)``."""
-        if (
-            isinstance(src, torch.Tensor)
-            and isinstance(tgt, torch.Tensor)
-            and src.dim() == 2
-            and tgt.dim() == 2
-            and src.size(0) != tgt.size(0)
-        ):
+        self._check_ids(src, "source", self.config.src_vocab_size)
+        self._check_ids(tgt, "target", self.config.tgt_vocab_size)
+        if src.size(0) != tgt.size(0):
             raise ShapeError(
                 f"source and target batch sizes differ: {src.size(0)} vs {tgt.size(0)}"
             )
-        src_mask = (
-            padding_mask(src, self.config.pad_id)
-            if isinstance(src, torch.Tensor) and src.dim() == 2
-            else None
-        )
+        src_mask = padding_mask(src, self.config.pad_id)
         memory = self.encode(src, src_mask)
         return self.decode(tgt, memory, src_mask)
 
@@ -162,3 +155,43 @@ class Transformer(nn.Module):
     def num_parameters(self) -> int:
         """Number of distinct trainable parameters (tied weights counted once)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def _count(module: nn.Module, seen: set[int]) -> int:
+    """Parameters of ``module`` not already in ``seen`` (so shared weights count once)."""
+    total = 0
+    for p in module.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    return total
+
+
+def parameter_counts(model_or_config: Transformer | TransformerConfig) -> dict[str, int]:
+    """Parameters per component: ``embeddings``, ``encoder``, ``decoder``, ``generator``, ``total``.
+
+    Counted in that order and each shared tensor only once, so the parts add up to the
+    total: with ``tie_embeddings`` the generator contributes only its bias, with
+    ``share_embeddings`` the embeddings count one matrix. Given a config, the model is
+    built on PyTorch's ``meta`` device (shapes only, no memory), so even the paper's base
+    model is counted instantly.
+    """
+    if isinstance(model_or_config, TransformerConfig):
+        with torch.device("meta"):
+            model = Transformer(model_or_config)
+    elif isinstance(model_or_config, Transformer):
+        model = model_or_config
+    else:
+        raise CourseLibError(
+            f"parameter_counts needs a Transformer or a TransformerConfig, "
+            f"got {type(model_or_config).__name__}"
+        )
+    seen: set[int] = set()
+    counts = {
+        "embeddings": _count(model.src_embed, seen) + _count(model.tgt_embed, seen),
+        "encoder": _count(model.encoder, seen),
+        "decoder": _count(model.decoder, seen),
+        "generator": _count(model.generator, seen),
+    }
+    counts["total"] = sum(counts.values())
+    return counts

@@ -76,12 +76,15 @@ def seven_step_map(step: int | None = None) -> Figure:
     is used on sentences it never saw (inference). A curved arrow shows that each generated
     word is fed back into the decoder.
 
-    Returns a :class:`matplotlib.figure.Figure` (not registered with pyplot, so a notebook
+    Returns a :class:`matplotlib.figure.Figure` (already closed in pyplot, so a notebook
     shows it exactly once when it is the cell's last expression). Raises
     :class:`~course_lib.errors.CourseLibError` when ``step`` is not None or an int in 1-7.
     """
     _check_step(step)
-    fig = Figure(figsize=(11.5, 3.7), dpi=100)
+    import matplotlib.pyplot as plt  # in Jupyter this also sets up inline display of figures
+
+    fig = plt.figure(figsize=(11.5, 3.7), dpi=100)
+    plt.close(fig)  # shown once, as the cell's value, not again when the cell ends
     ax = fig.add_axes((0, 0, 1, 0.9))
     ax.set_xlim(0, 11.65)
     ax.set_ylim(0, 3.45)

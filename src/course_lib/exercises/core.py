@@ -53,6 +53,12 @@ class Exercise:
         points: the exercise's worth; each case is worth an equal share.
         atol, rtol: tolerances for floating-point tensors.
         hint: shown when a case fails.
+        forbidden: dotted names the student's cell must not use, for example
+            ``("course_lib.attention.scaled_dot_product_attention",)`` when the exercise
+            is to write that function. The grader checks the cell's source statically
+            (imports, attribute chains, strings) and gives the exercise no points if one
+            is used; a determined student can hide a call, so this is a deterrent, not
+            a proof.
     """
 
     id: str
@@ -65,6 +71,7 @@ class Exercise:
     atol: float = 1e-5
     rtol: float = 1e-5
     hint: str = ""
+    forbidden: tuple[str, ...] = ()
 
 
 def _describe(value: Any) -> str:

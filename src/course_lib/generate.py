@@ -1,0 +1,594 @@
+"""Step 5: output generation - the decoder writes the translation one word at a time.
+
+    <start> --decoder--> "J'" --decoder--> "aime" --decoder--> ... --> <end>
+
+At every step the decoder reads the source (through the encoder's memory) and the words it
+has written so far, and scores every word of the French vocabulary as the next one. How a
+word is *chosen* from those scores is the decoding strategy:
+
+* :func:`greedy_decode` takes the most probable word each time, with or without a
+  key/value cache (the cache makes each step cost one position instead of the whole prefix);
+* :func:`beam_search` keeps the ``beam_size`` best partial sentences and returns the one
+  with the best length-normalised log-probability (GNMT's length penalty, Wu et al. 2016);
+* :func:`sample` draws the next word at random, sharpened or flattened by a temperature
+  and optionally restricted to the ``top_k`` most probable words.
+
+Every strategy runs the model in eval mode (dropout off) under ``torch.no_grad()`` and puts
+the model's training flag back afterwards, so generating in the middle of training is safe.
+Generation never produces ``<pad>`` or ``<start>``: their scores are set to ``-inf``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_lib.errors import CourseLibError, ShapeError
+from course_lib.masks import causal_mask, padding_mask
+from course_lib.model import Transformer
+from course_lib.tokenize import END, PAD, START
+
+StepFn = Callable[[torch.Tensor], torch.Tensor]
+ChooseFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class GenerationResult:
+    """What a decoding strategy returns.
+
+    Attributes:
+        tokens: ``(batch, n)`` int64, the generated ids *after* ``<start>``, including
+            ``<end>`` when it was produced and ``<pad>`` after a sentence has ended.
+        scores: ``(batch,)`` sum of the model's log-probabilities of the generated tokens
+            (``<pad>`` after the end counts 0).
+        lengths: ``(batch,)`` number of generated tokens per sentence (``<end>`` included).
+        normalized_scores: ``(batch,)`` ``scores / gnmt_penalty(lengths, alpha)`` (beam search
+            only).
+        cross_attention: with ``return_attention``, one tensor per decoder layer of shape
+            ``(batch, heads, n, src_len)``: row ``i`` is where the decoder looked in the
+            source while choosing token ``i``.
+    """
+
+    tokens: torch.Tensor
+    scores: torch.Tensor
+    lengths: torch.Tensor
+    normalized_scores: torch.Tensor | None = None
+    cross_attention: list[torch.Tensor] | None = None
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_int(value: Any, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CourseLibError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise CourseLibError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _check_request(model: Any, src: Any, max_new_tokens: Any) -> None:
+    """The checks every strategy shares: a Transformer, a non-empty id batch, a sane length."""
+    if not isinstance(model, Transformer):
+        raise CourseLibError(
+            f"model must be a course_lib.model.Transformer, got {type(model).__name__}"
+        )
+    if not isinstance(src, torch.Tensor):
+        raise ShapeError(f"src must be a tensor of token ids, got {type(src).__name__}")
+    if src.dtype not in (torch.int64, torch.int32):
+        raise ShapeError(f"src must hold integer token ids, got dtype {src.dtype}")
+    if src.dim() != 2:
+        raise ShapeError(f"src must have shape (batch, src_len), got {tuple(src.shape)}")
+    if src.size(0) == 0:
+        raise ShapeError(f"src is an empty batch: shape {tuple(src.shape)}, nothing to decode")
+    if src.size(1) == 0:
+        raise ShapeError(f"src has empty sentences: shape {tuple(src.shape)}")
+    _check_int(max_new_tokens, "max_new_tokens", 1)
+    if max_new_tokens > model.config.max_len:
+        raise CourseLibError(
+            f"max_new_tokens={max_new_tokens} is more than the model's max_len="
+            f"{model.config.max_len} positions"
+        )
+
+
+@contextmanager
+def inference_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run ``model`` in eval mode without gradients, then restore its training flag."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def greedy_choice(log_probs: torch.Tensor) -> torch.Tensor:
+    """The most probable token per row: ``(batch, vocab)`` -> ``(batch,)``."""
+    return log_probs.argmax(dim=-1)
+
+
+def decode_loop(
+    step: StepFn,
+    batch_size: int,
+    *,
+    max_new_tokens: int = 50,
+    start_id: int = START,
+    end_id: int = END,
+    pad_id: int = PAD,
+    choose: ChooseFn = greedy_choice,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The autoregressive loop: every new token is appended and fed back in.
+
+    Args:
+        step: ``tokens (batch, t)`` -> next-token logits ``(batch, vocab)``; ``tokens``
+            starts with ``<start>`` and holds everything generated so far.
+        batch_size: number of sentences.
+        max_new_tokens: stop after this many new tokens at the latest.
+        choose: log-probabilities ``(batch, vocab)`` -> chosen ids ``(batch,)``
+            (:func:`greedy_choice`, or a sampler).
+
+    Returns:
+        ``(tokens, scores)``: ``(batch, n)`` ids after ``<start>`` (``<pad>`` after a
+        sentence's ``<end>``; ``n < max_new_tokens`` when every sentence ended early) and
+        ``(batch,)`` summed log-probabilities of the chosen tokens.
+    """
+    tokens = torch.full((batch_size, 1), start_id, dtype=torch.long, device=device)
+    scores = torch.zeros(batch_size, device=device)
+    finished = torch.zeros(batch_size, dtype=torch.bool, device=device)
+    for _ in range(max_new_tokens):
+        log_probs = step(tokens).float().log_softmax(dim=-1)  # (batch, vocab)
+        next_token = choose(log_probs)  # (batch,)
+        chosen = log_probs.gather(1, next_token[:, None]).squeeze(1)
+        next_token = next_token.masked_fill(finished, pad_id)  # ended sentences get <pad>
+        scores = scores + chosen.masked_fill(finished, 0.0)
+        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+        finished = finished | (next_token == end_id)
+        if finished.all():
+            break
+    return tokens[:, 1:], scores
+
+
+def _lengths(tokens: torch.Tensor, end_id: int) -> torch.Tensor:
+    """Generated length per row, ``<end>`` included: ``(batch, n)`` -> ``(batch,)``."""
+    is_end = tokens == end_id
+    first_end = torch.where(is_end.any(dim=1), is_end.int().argmax(dim=1) + 1, tokens.size(1))
+    return first_end.long()
+
+
+def _forbid(logits: torch.Tensor, *ids: int) -> torch.Tensor:
+    """Set the logits of special tokens that must never be generated to ``-inf``."""
+    logits = logits.clone()
+    logits[..., list(ids)] = float("-inf")
+    return logits
+
+
+class ModelStep:
+    """Turns a Transformer into the ``step`` function of :func:`decode_loop`.
+
+    The source is encoded once. Each call gets ``tokens (batch, t)`` and returns logits
+    ``(batch, vocab)`` for position ``t``:
+
+    * ``use_cache=False`` runs the decoder over the whole prefix ``tokens`` again
+      (``t`` positions per step, ``O(t^2)`` work over a sentence);
+    * ``use_cache=True`` feeds only ``tokens[:, -1:]`` at position ``t - 1``; every
+      self-attention layer appends that position's key and value to its cache, and the
+      cross-attention keys/values are computed from the memory at the first step only.
+
+    With ``record_attention``, :attr:`cross_attention` collects each step's
+    cross-attention weights, one ``(batch, heads, 1, src_len)`` tensor per layer.
+    """
+
+    def __init__(
+        self,
+        model: Transformer,
+        src: torch.Tensor,
+        *,
+        use_cache: bool = True,
+        pad_id: int = PAD,
+        start_id: int = START,
+        record_attention: bool = False,
+    ):
+        self.model = model
+        self.src_mask = padding_mask(src, pad_id)  # (batch, 1, 1, src_len)
+        self.memory = model.encode(src, self.src_mask)  # (batch, src_len, d_model)
+        self.cache = model.new_cache() if use_cache else None
+        self.forbidden = (pad_id, start_id)
+        self.record_attention = record_attention
+        self.cross_attention: list[list[torch.Tensor]] = []  # per step, per layer
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        t = tokens.size(1)
+        if self.cache is not None:
+            out = self.model.decode(
+                tokens[:, -1:],
+                self.memory,
+                self.src_mask,
+                cache=self.cache,
+                start=t - 1,
+                return_weights=self.record_attention,
+            )
+        else:
+            out = self.model.decode(
+                tokens,
+                self.memory,
+                self.src_mask,
+                tgt_mask=causal_mask(t, tokens.device),
+                return_weights=self.record_attention,
+            )
+        if self.record_attention:
+            logits, weights = out
+            self.cross_attention.append([w[:, :, -1:, :] for w in weights["cross"]])
+        else:
+            logits = out
+        return _forbid(logits[:, -1, :], *self.forbidden)
+
+    def stacked_cross_attention(self) -> list[torch.Tensor]:
+        """Per layer ``(batch, heads, steps, src_len)``."""
+        return [torch.cat(layer, dim=2) for layer in zip(*self.cross_attention)]
+
+
+# --------------------------------------------------------------------------- greedy
+
+
+def greedy_decode(
+    model: Transformer,
+    src: torch.Tensor,
+    *,
+    max_new_tokens: int = 50,
+    use_cache: bool = True,
+    start_id: int = START,
+    end_id: int = END,
+    pad_id: int = PAD,
+    return_attention: bool = False,
+) -> GenerationResult:
+    """Greedy decoding: at every step take the single most probable next token.
+
+    Args:
+        model: a :class:`~course_lib.model.Transformer` (run in eval mode, no gradients).
+        src: source ids ``(batch, src_len)``, padded with ``pad_id``.
+        max_new_tokens: most tokens to generate per sentence (>= 1, <= ``max_len``).
+        use_cache: keep keys/values between steps (fast) or recompute the prefix (slow);
+            both give the same tokens.
+        return_attention: also return the cross-attention weights of every step.
+
+    Returns:
+        a :class:`GenerationResult`; ``tokens`` is ``(batch, n)`` with ``n <= max_new_tokens``.
+        Each sentence stops at its own ``<end>``; the loop stops when all have ended.
+    """
+    _check_request(model, src, max_new_tokens)
+    with inference_mode(model):
+        src = src.to(_device(model))
+        step = ModelStep(
+            model,
+            src,
+            use_cache=use_cache,
+            pad_id=pad_id,
+            start_id=start_id,
+            record_attention=return_attention,
+        )
+        tokens, scores = decode_loop(
+            step,
+            src.size(0),
+            max_new_tokens=max_new_tokens,
+            start_id=start_id,
+            end_id=end_id,
+            pad_id=pad_id,
+            device=src.device,
+        )
+        attention = step.stacked_cross_attention() if return_attention else None
+    return GenerationResult(tokens, scores, _lengths(tokens, end_id), None, attention)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def next_token_distribution(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None
+) -> torch.Tensor:
+    """Sampling probabilities from logits: ``softmax(logits / temperature)`` over the top k.
+
+    Shapes: ``(batch, vocab)`` -> ``(batch, vocab)``, rows summing to 1. A temperature
+    below 1 sharpens the distribution (towards greedy), above 1 flattens it; ``top_k``
+    keeps only the k highest-scoring tokens (ties at the k-th score are all kept).
+    """
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise CourseLibError(f"temperature must be a number, got {temperature!r}")
+    if not temperature > 0:
+        raise CourseLibError(f"temperature must be > 0, got {temperature}")
+    if top_k is not None:
+        _check_int(top_k, "top_k", 1)
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ShapeError(f"logits must have shape (batch, vocab), got {shape}")
+    scaled = logits.float() / temperature
+    if top_k is not None and top_k < scaled.size(-1):
+        kth_best = scaled.topk(top_k, dim=-1).values[:, -1:]  # (batch, 1)
+        scaled = scaled.masked_fill(scaled < kth_best, float("-inf"))
+    return scaled.softmax(dim=-1)
+
+
+def sample(
+    model: Transformer,
+    src: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    max_new_tokens: int = 50,
+    generator: torch.Generator | None = None,
+    start_id: int = START,
+    end_id: int = END,
+    pad_id: int = PAD,
+) -> GenerationResult:
+    """Random sampling: draw each next token from :func:`next_token_distribution`.
+
+    Shapes as :func:`greedy_decode`. Pass a seeded ``torch.Generator`` for repeatable
+    samples. ``scores`` are the *model's* log-probabilities of the drawn tokens (before
+    temperature and top-k), so they compare directly with greedy and beam scores.
+    """
+    _check_request(model, src, max_new_tokens)
+    next_token_distribution(torch.zeros(1, 1), temperature, top_k)  # validates the options
+
+    def choose(log_probs: torch.Tensor) -> torch.Tensor:
+        probs = next_token_distribution(log_probs, temperature, top_k)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+    with inference_mode(model):
+        src = src.to(_device(model))
+        step = ModelStep(model, src, use_cache=True, pad_id=pad_id, start_id=start_id)
+        tokens, scores = decode_loop(
+            step,
+            src.size(0),
+            max_new_tokens=max_new_tokens,
+            start_id=start_id,
+            end_id=end_id,
+            pad_id=pad_id,
+            choose=choose,
+            device=src.device,
+        )
+    return GenerationResult(tokens, scores, _lengths(tokens, end_id))
+
+
+# --------------------------------------------------------------------------- beam search
+
+
+def gnmt_penalty(length: int | torch.Tensor, alpha: float) -> float | torch.Tensor:
+    """GNMT's length penalty ``((5 + length) / 6) ** alpha`` (Wu et al. 2016, eq. 14).
+
+    Beam search ranks finished hypotheses by ``log P(y) / gnmt_penalty(|y|, alpha)``;
+    ``alpha = 0`` is the raw log-probability, larger values favour longer outputs.
+    """
+    return ((5 + length) / 6) ** alpha
+
+
+def reorder_cache(cache: list[dict], index: torch.Tensor) -> None:
+    """Keep, in place, the cache rows ``index`` (``(new_batch,)`` int64) of every layer.
+
+    Beam search calls it after each step: hypothesis ``i`` continues from beam ``index[i]``,
+    so its cached keys/values must be that beam's ``(heads, t, d_head)`` slices.
+    """
+    for layer in cache:
+        for attention in layer.values():
+            for name, tensor in attention.items():
+                attention[name] = tensor.index_select(0, index)
+
+
+def _check_beam_options(beam_size: Any, alpha: Any) -> None:
+    _check_int(beam_size, "beam_size", 1)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
+        raise CourseLibError(f"length_penalty must be a number >= 0, got {alpha!r}")
+
+
+def beam_search(
+    model: Transformer,
+    src: torch.Tensor,
+    *,
+    beam_size: int = 4,
+    max_new_tokens: int = 50,
+    length_penalty: float = 0.6,
+    start_id: int = START,
+    end_id: int = END,
+    pad_id: int = PAD,
+) -> GenerationResult:
+    """Beam search: keep the ``beam_size`` most probable partial translations per sentence.
+
+    At each step every live hypothesis is extended by every token; the ``2 * beam_size``
+    best extensions (by summed log-probability) are examined in order: an ``<end>`` among
+    the first ``beam_size`` finishes a hypothesis, the best ``beam_size`` others stay
+    alive. Finished hypotheses are ranked by ``score / ((5 + length) / 6) ** length_penalty``
+    (GNMT). A sentence is done when it has ``beam_size`` finished hypotheses or when no live
+    one can still beat its best; at ``max_new_tokens`` the live hypotheses count as finished.
+    The key/value cache is reordered after every step (:func:`reorder_cache`).
+
+    Shapes: src ``(batch, src_len)`` -> ``tokens (batch, n)`` (best hypothesis per sentence,
+    ``<pad>`` after its ``<end>``), ``scores``/``normalized_scores``/``lengths`` ``(batch,)``.
+    ``beam_size=1`` gives exactly :func:`greedy_decode`'s tokens.
+    """
+    alpha = length_penalty
+    _check_request(model, src, max_new_tokens)
+    _check_beam_options(beam_size, alpha)
+    batch, k = src.size(0), beam_size
+    finished: list[list[tuple[float, float, list[int]]]] = [[] for _ in range(batch)]
+    done = [False] * batch
+    with inference_mode(model):
+        src = src.to(_device(model))
+        device = src.device
+        src_mask = padding_mask(src, pad_id).repeat_interleave(k, dim=0)  # (batch*k, 1, 1, S)
+        memory = model.encode(src, padding_mask(src, pad_id)).repeat_interleave(k, dim=0)
+        cache = model.new_cache()
+        tokens = torch.full((batch * k, 1), start_id, dtype=torch.long, device=device)
+        beam_scores = torch.full((batch, k), float("-inf"), device=device)
+        beam_scores[:, 0] = 0.0  # all beams start identical: expand only the first one
+        bound_penalty = gnmt_penalty(max_new_tokens, alpha)
+        for t in range(max_new_tokens):
+            logits = model.decode(tokens[:, -1:], memory, src_mask, cache=cache, start=t)
+            log_probs = _forbid(logits[:, -1, :], pad_id, start_id).float().log_softmax(-1)
+            vocab = log_probs.size(-1)
+            candidates = (beam_scores[:, :, None] + log_probs.view(batch, k, vocab)).view(batch, -1)
+            top_scores, top_ids = candidates.topk(min(2 * k, k * vocab), dim=1)
+            top_scores, top_ids = top_scores.tolist(), top_ids.tolist()
+            new_scores = torch.full((batch, k), float("-inf"))
+            new_origin = torch.arange(k).repeat(batch, 1)  # (batch, k) beam each comes from
+            new_tokens = torch.full((batch, k), pad_id, dtype=torch.long)
+            history = tokens[:, 1:].tolist()
+            for b in range(batch):
+                if done[b]:
+                    continue
+                alive = 0
+                for rank, (score, flat) in enumerate(zip(top_scores[b], top_ids[b])):
+                    if score == float("-inf") or alive == k:
+                        break
+                    origin, token = divmod(flat, vocab)
+                    if token == end_id:
+                        if rank < k:
+                            hypothesis = history[b * k + origin] + [end_id]
+                            normalized = score / gnmt_penalty(t + 1, alpha)
+                            finished[b].append((normalized, score, hypothesis))
+                        continue
+                    new_scores[b, alive], new_origin[b, alive] = score, origin
+                    new_tokens[b, alive] = token
+                    alive += 1
+                if t == max_new_tokens - 1:  # out of room: live hypotheses count as finished
+                    for i in range(alive):
+                        hypothesis = history[b * k + int(new_origin[b, i])] + [
+                            int(new_tokens[b, i])
+                        ]
+                        score = float(new_scores[b, i])
+                        finished[b].append((score / gnmt_penalty(t + 1, alpha), score, hypothesis))
+                best = max((h[0] for h in finished[b]), default=float("-inf"))
+                best_alive = float(new_scores[b].max())
+                # Log-probabilities only decrease, so no live hypothesis can end above
+                # best_alive / penalty(max_new_tokens) (alpha >= 0, scores <= 0).
+                if alive == 0 or len(finished[b]) >= k or best >= best_alive / bound_penalty:
+                    done[b] = True
+                    new_scores[b] = float("-inf")
+            if all(done):
+                break
+            flat_origin = (torch.arange(batch)[:, None] * k + new_origin).view(-1).to(device)
+            reorder_cache(cache, flat_origin)
+            tokens = torch.cat([tokens[flat_origin], new_tokens.view(-1, 1).to(device)], dim=1)
+            beam_scores = new_scores.to(device)
+    return _best_hypotheses(finished, pad_id, device)
+
+
+def _best_hypotheses(
+    finished: list[list[tuple[float, float, list[int]]]], pad_id: int, device: torch.device
+) -> GenerationResult:
+    """The best finished hypothesis per sentence, padded into one :class:`GenerationResult`."""
+    best = [max(hypotheses, key=lambda h: h[0]) for hypotheses in finished]
+    width = max(len(h[2]) for h in best)
+    tokens = torch.full((len(best), width), pad_id, dtype=torch.long)
+    for i, (_, _, ids) in enumerate(best):
+        tokens[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return GenerationResult(
+        tokens=tokens.to(device),
+        scores=torch.tensor([h[1] for h in best], device=device),
+        lengths=torch.tensor([len(h[2]) for h in best], dtype=torch.long, device=device),
+        normalized_scores=torch.tensor([h[0] for h in best], device=device),
+    )
+
+
+# --------------------------------------------------------------------------- for teaching
+
+
+def _token_text(tokenizer: Any, token: int) -> str:
+    """The text of one token id: a word tokenizer's vocabulary entry, a BPE piece, or
+    whatever a function ``id -> str`` or a list of tokens gives."""
+    special = {PAD: "<pad>", START: "<start>", END: "<end>"}
+    if token in special:
+        return special[token]
+    vocab = getattr(tokenizer, "vocab", None)
+    if hasattr(vocab, "itos"):  # WordTokenizer
+        return str(vocab.itos[token])
+    inner = getattr(tokenizer, "tokenizer", None)
+    if hasattr(inner, "id_to_token"):  # BPETokenizer (Hugging Face tokenizers inside)
+        return str(inner.id_to_token(token))
+    if callable(tokenizer):
+        return str(tokenizer(token))
+    if hasattr(tokenizer, "decode"):
+        return str(tokenizer.decode([token]))
+    return str(tokenizer[token])
+
+
+def greedy_steps(
+    model: Transformer,
+    src: torch.Tensor,
+    tgt_tokenizer: Any,
+    *,
+    top: int = 3,
+    max_new_tokens: int = 50,
+) -> list[dict[str, Any]]:
+    """Greedy decoding of one sentence, step by step, for reading or display.
+
+    Args:
+        model: the Transformer.
+        src: one source sentence ``(src_len,)`` or ``(1, src_len)``.
+        tgt_tokenizer: turns an id into text: a tokenizer with ``decode(ids)``, a function
+            ``id -> str`` or a list of tokens indexed by id.
+        top: how many candidates to list per step.
+
+    Returns:
+        one dict per step: ``step`` (1, 2, ...), ``prefix`` (the tokens fed to the decoder,
+        starting with ``"<start>"``), ``candidates`` (``top`` pairs ``(token, probability)``,
+        most probable first), ``chosen`` and ``probability`` (the greedy pick). The rows are
+        those of :func:`greedy_decode`: the picks are its tokens.
+    """
+    if isinstance(src, torch.Tensor) and src.dim() == 1:
+        src = src[None, :]
+    if isinstance(src, torch.Tensor) and src.dim() == 2 and src.size(0) != 1:
+        raise ShapeError(f"greedy_steps decodes one sentence, got a batch of {src.size(0)}")
+    _check_request(model, src, max_new_tokens)
+    _check_int(top, "top", 1)
+    rows: list[dict[str, Any]] = []
+
+    with inference_mode(model):
+        src = src.to(_device(model))
+        model_step = ModelStep(model, src, use_cache=True)
+
+        def step(tokens: torch.Tensor) -> torch.Tensor:
+            logits = model_step(tokens)
+            probs = logits.float().softmax(dim=-1)[0]
+            values, ids = probs.topk(min(top, probs.numel()))
+            rows.append(
+                {
+                    "step": tokens.size(1),
+                    "prefix": [_token_text(tgt_tokenizer, int(i)) for i in tokens[0]],
+                    "candidates": [
+                        (_token_text(tgt_tokenizer, int(i)), float(p)) for p, i in zip(values, ids)
+                    ],
+                    "chosen": _token_text(tgt_tokenizer, int(ids[0])),
+                    "probability": float(values[0]),
+                }
+            )
+            return logits
+
+        decode_loop(step, 1, max_new_tokens=max_new_tokens, device=src.device)
+    return rows
+
+
+__all__ = [
+    "GenerationResult",
+    "ModelStep",
+    "beam_search",
+    "decode_loop",
+    "greedy_choice",
+    "greedy_decode",
+    "greedy_steps",
+    "inference_mode",
+    "gnmt_penalty",
+    "next_token_distribution",
+    "reorder_cache",
+    "sample",
+]

@@ -1,0 +1,1 @@
+"""Releasing student copies and grading submissions in a sandbox."""

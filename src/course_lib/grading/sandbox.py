@@ -1,0 +1,444 @@
+"""Running one grading job in a sandbox: a process group, limits, bubblewrap when present.
+
+Each job gets
+
+* its own temporary working directory (the only place it can write, besides a private
+  ``/tmp``), removed afterwards;
+* its own session and process group, killed as a group at the wall-clock limit;
+* an address-space limit, a file-size limit and no core files (set by the harness before
+  any student code exists);
+* capped stdout and stderr (the rest is read and thrown away, so it cannot block);
+* a clean environment (none of the grader's variables, one CPU thread, no GPU);
+* with bubblewrap (``bwrap`` on ``PATH``): a read-only view of the file system, a private
+  ``/tmp``, no network, its own PID/IPC/UTS namespaces, the ``nobody`` user with no
+  capabilities, and the submissions and output folders hidden behind empty mounts.
+
+Without bubblewrap the job still gets everything above except the file-system, network
+and namespace isolation; the grader then warns loudly and records ``process-only``.
+When that happens as root, the harness switches to the ``nobody`` user before running
+student code, so it cannot write to files that only root may write.
+
+Results come back on a pipe (not a file the job could delete), size-capped, one JSON
+object per line; anything that does not parse is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import course_lib
+from course_lib.errors import CourseLibError
+
+BUBBLEWRAP = "bubblewrap"
+PROCESS_ONLY = "process-only"
+NOBODY = 65534
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one sandboxed job.
+
+    Attributes:
+        timeout: wall-clock seconds for the whole job (grader-enforced).
+        exercise_timeout: wall-clock seconds for each exercise (harness-enforced).
+        memory_mb: address-space limit (``RLIMIT_AS``) of every sandboxed process, in MiB.
+            Importing CPU torch needs about 600 MiB of address space.
+        file_mb: largest file the job may write, in MiB.
+        log_bytes: how much of stdout and of stderr is kept.
+        result_bytes: how much result data the grader reads at most.
+        case_output_bytes: largest encoded output of a single case.
+    """
+
+    timeout: float = 60.0
+    exercise_timeout: float = 10.0
+    memory_mb: int = 4096
+    file_mb: int = 64
+    log_bytes: int = 65_536
+    result_bytes: int = 64_000_000
+    case_output_bytes: int = 8_000_000
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0 or not self.exercise_timeout > 0:
+            raise CourseLibError(
+                f"time limits must be positive, got timeout={self.timeout!r}, "
+                f"exercise_timeout={self.exercise_timeout!r}"
+            )
+        if self.memory_mb < 256:
+            raise CourseLibError(f"memory limit must be at least 256 MB, got {self.memory_mb}")
+        if self.file_mb < 1:
+            raise CourseLibError(f"file size limit must be at least 1 MB, got {self.file_mb}")
+
+
+@dataclass
+class SandboxRun:
+    """What came back from one job. ``records`` are the parsed result lines (untrusted)."""
+
+    isolation: str
+    returncode: int | None
+    timed_out: bool
+    seconds: float
+    records: list[dict[str, Any]] = field(default_factory=list)
+    result_truncated: bool = False
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+
+
+def _needed_paths() -> list[Path]:
+    """Paths the sandbox must be able to read: the interpreter and course_lib."""
+    return [
+        Path(sys.prefix).resolve(),
+        Path(sys.base_prefix).resolve(),
+        Path(sys.executable).resolve().parent,
+        Path(course_lib.__file__).resolve().parent,
+    ]
+
+
+def _can_hide(path: Path) -> bool:
+    path = path.resolve()
+    return not any(needed == path or path in needed.parents for needed in _needed_paths())
+
+
+def bubblewrap_command(workdir: Path, hide: Sequence[Path] = ()) -> list[str]:
+    """The ``bwrap`` prefix for a job whose only writable directory is ``workdir``."""
+    # fmt: off
+    command = [
+        "bwrap",
+        "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
+        "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+        "--unshare-cgroup-try", "--hostname", "sandbox",
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+    ]
+    # fmt: on
+    hidden: list[Path] = []
+    for path in [Path(tempfile.gettempdir()), Path("/tmp"), *hide]:
+        path = path.resolve()
+        covered = any(h == path or h in path.parents for h in hidden)
+        if path.is_dir() and not covered and _can_hide(path):
+            hidden.append(path)
+            command += ["--tmpfs", str(path)]
+    command += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]
+    return command
+
+
+_bubblewrap_checked: dict[str, str | None] = {}
+
+
+def bubblewrap_problem() -> str | None:
+    """``None`` if bubblewrap works here, else why not (cached per process)."""
+    if "result" in _bubblewrap_checked:
+        return _bubblewrap_checked["result"]
+    problem: str | None = None
+    if shutil.which("bwrap") is None:
+        problem = "bwrap is not on PATH (install the 'bubblewrap' package)"
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="course-lib-probe-"))
+        try:
+            result = subprocess.run(
+                [*bubblewrap_command(workdir), "/bin/sh", "-c", "echo ok > probe"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            if result.returncode != 0 or not (workdir / "probe").exists():
+                problem = f"bwrap does not start here: {result.stderr.strip()[:300]}"
+        except (OSError, subprocess.TimeoutExpired) as error:
+            problem = f"bwrap does not start here: {error}"
+        finally:
+            remove_tree(workdir)
+    _bubblewrap_checked["result"] = problem
+    return problem
+
+
+def _check_requested(requested: str) -> None:
+    if requested not in ("auto", BUBBLEWRAP, PROCESS_ONLY):
+        raise CourseLibError(
+            f"isolation must be 'auto', 'bubblewrap' or 'process-only', got {requested!r}"
+        )
+
+
+_FALLBACK_WARNING = (
+    "WARNING: no sandbox: {why}. Falling back to process-only isolation: student code runs "
+    "with time and memory limits only; it can read the file system{write} and use the "
+    "network. Install bubblewrap (apt-get install bubblewrap) for real isolation."
+)
+
+
+@dataclass
+class Sandbox:
+    """How jobs are run: the isolation, the limits and the folders to hide.
+
+    Make one with :meth:`Sandbox.start`, which checks that it works.
+    """
+
+    isolation: str
+    limits: Limits
+    hide: tuple[Path, ...] = ()
+    run_as_nobody: bool = False
+    warning: str | None = None
+    startup_seconds: float = 0.0
+    torch_version: str = ""
+
+    @classmethod
+    def start(
+        cls, requested: str = "auto", limits: Limits | None = None, hide: Sequence[Path] = ()
+    ) -> Sandbox:
+        """Choose the isolation and run an empty job to prove it works.
+
+        Args:
+            requested: ``"auto"`` (bubblewrap when it works, else process-only with a loud
+                warning), ``"bubblewrap"`` (an error if unavailable) or ``"process-only"``.
+            limits: resource limits (defaults: :class:`Limits`).
+            hide: folders to cover with an empty mount inside the sandbox.
+
+        Raises:
+            CourseLibError: the requested isolation is unavailable, or even an empty job
+                fails (for example torch does not import within the memory limit).
+        """
+        _check_requested(requested)
+        limits = limits or Limits()
+        hide = tuple(Path(p).resolve() for p in hide)
+        attempts: list[Sandbox] = []
+        why = bubblewrap_problem() if requested != PROCESS_ONLY else "disabled on request"
+        if why is None:
+            attempts.append(cls(BUBBLEWRAP, limits, hide))
+        elif requested == BUBBLEWRAP:
+            raise CourseLibError(f"--isolation bubblewrap requested but {why}")
+        root = os.geteuid() == 0
+        attempts += [cls(PROCESS_ONLY, limits, hide, run_as_nobody=True)] if root else []
+        attempts += [cls(PROCESS_ONLY, limits, hide)]
+        failures = []
+        for sandbox in attempts:
+            if requested == BUBBLEWRAP and sandbox.isolation != BUBBLEWRAP:
+                break
+            run = sandbox.run({"exercises": []})
+            events = [r.get("event") for r in run.records]
+            if events[:1] == ["ready"] and "done" in events:
+                sandbox.startup_seconds = run.seconds
+                sandbox.torch_version = str(run.records[0].get("torch", ""))
+                if sandbox.isolation == PROCESS_ONLY:
+                    if why is None:
+                        why = "bubblewrap cannot run the grader: " + failures[0]
+                    write = (
+                        ""
+                        if sandbox.run_as_nobody
+                        else (
+                            ", write wherever the grader's user can (it runs as root: the "
+                            "'nobody' user cannot read this Python installation)"
+                        )
+                    )
+                    sandbox.warning = _FALLBACK_WARNING.format(why=why, write=write)
+                return sandbox
+            tail = run.stderr.strip().splitlines()[-3:]
+            failures.append(
+                f"{sandbox.isolation}{' as nobody' if sandbox.run_as_nobody else ''}: "
+                f"exit status {run.returncode}: {' | '.join(tail)[:500]}"
+            )
+        raise CourseLibError(
+            "the grading sandbox does not start; an empty job failed: " + "; ".join(failures)
+        )
+
+    def run(self, job: dict[str, Any]) -> SandboxRun:
+        """Run one job (see :func:`run_job`)."""
+        return run_job(job, self.limits, self.isolation, self.hide, self.run_as_nobody)
+
+
+def sandbox_environment(workdir: Path) -> dict[str, str]:
+    """A clean environment: nothing of the grader's, one thread, no GPU."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a job's directory even if the job made parts of it unreadable."""
+
+    def make_writable(function: Any, failed: str, _info: Any) -> None:
+        try:
+            parent = os.path.dirname(failed)
+            os.chmod(parent, stat.S_IRWXU)
+            if os.path.isdir(failed) and not os.path.islink(failed):
+                os.chmod(failed, stat.S_IRWXU)
+            function(failed)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=make_writable)
+    if os.path.lexists(path):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_job(
+    job: dict[str, Any],
+    limits: Limits,
+    isolation: str,
+    hide: Sequence[Path] = (),
+    run_as_nobody: bool = False,
+) -> SandboxRun:
+    """Run the harness on ``job`` (see :mod:`course_lib.grading.harness`) and collect results.
+
+    Args:
+        job: ``{"exercises": [{"id", "function", "source", "cases": [{"args", "kwargs"}]}]}``
+            with inputs already encoded as plain data.
+        limits: the resource limits.
+        isolation: ``"bubblewrap"`` or ``"process-only"`` (see :meth:`Sandbox.start`).
+        hide: folders to cover with an empty mount inside the sandbox (bubblewrap only).
+        run_as_nobody: process-only isolation started as root: switch to ``nobody``.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="course-lib-job-")).resolve()
+    job = {
+        **job,
+        "exercise_timeout": limits.exercise_timeout,
+        "max_output_bytes": limits.case_output_bytes,
+    }
+    job_path = workdir / "job.json"
+    job_path.write_text(json.dumps(job), encoding="utf-8")
+    job_path.chmod(0o644)
+    read_fd, write_fd = os.pipe()
+    # fmt: off
+    harness = [
+        sys.executable, "-I", "-m", "course_lib.grading.harness",
+        "--job", str(job_path), "--result-fd", str(write_fd),
+        "--memory-mb", str(limits.memory_mb), "--file-mb", str(limits.file_mb),
+    ]
+    # fmt: on
+    if isolation == BUBBLEWRAP:
+        command = bubblewrap_command(workdir, hide) + harness
+    elif isolation == PROCESS_ONLY:
+        command = harness
+        if run_as_nobody and os.geteuid() == 0:
+            os.chown(workdir, NOBODY, NOBODY)
+            command += ["--drop-to-uid", str(NOBODY)]
+    else:
+        raise CourseLibError(f"unknown isolation {isolation!r}")
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            cwd=workdir,
+            env=sandbox_environment(workdir),
+            start_new_session=True,
+        )
+    except OSError:
+        os.close(read_fd)
+        remove_tree(workdir)
+        raise
+    finally:
+        os.close(write_fd)
+    try:
+        run = _collect(process, read_fd, limits, started)
+    finally:
+        _kill_group(process.pid)
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        os.close(read_fd)
+        remove_tree(workdir)
+    run.isolation = isolation
+    run.returncode = process.returncode
+    return run
+
+
+def _collect(
+    process: subprocess.Popen, result_fd: int, limits: Limits, started: float
+) -> SandboxRun:
+    """Read stdout, stderr and results (each capped) until the job ends or time is up."""
+    assert process.stdout is not None and process.stderr is not None
+    caps = {"stdout": limits.log_bytes, "stderr": limits.log_bytes, "result": limits.result_bytes}
+    kept: dict[str, bytearray] = {name: bytearray() for name in caps}
+    overflow = {name: False for name in caps}
+    selector = selectors.DefaultSelector()
+    for name, fd in (
+        ("stdout", process.stdout.fileno()),
+        ("stderr", process.stderr.fileno()),
+        ("result", result_fd),
+    ):
+        os.set_blocking(fd, False)
+        selector.register(fd, selectors.EVENT_READ, name)
+    deadline = started + limits.timeout
+    timed_out = False
+    exited_at: float | None = None
+    while selector.get_map():
+        now = time.monotonic()
+        if now >= deadline:
+            timed_out = process.poll() is None
+            break
+        if exited_at is None and process.poll() is not None:
+            exited_at = now
+            _kill_group(process.pid)  # stragglers left in the group
+        if exited_at is not None and now - exited_at > 2.0:
+            break  # something outside the group still holds a pipe open
+        for key, _ in selector.select(timeout=min(0.2, deadline - now)):
+            try:
+                chunk = os.read(key.fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                selector.unregister(key.fd)
+                continue
+            name = key.data
+            room = caps[name] - len(kept[name])
+            if len(chunk) > room:
+                overflow[name] = True
+            kept[name] += chunk[: max(room, 0)]
+    selector.close()
+    if timed_out:
+        _kill_group(process.pid)
+    records = []
+    for line in bytes(kept["result"]).split(b"\n"):
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return SandboxRun(
+        isolation="",
+        returncode=None,
+        timed_out=timed_out,
+        seconds=time.monotonic() - started,
+        records=records,
+        result_truncated=overflow["result"],
+        stdout=bytes(kept["stdout"]).decode("utf-8", "replace"),
+        stderr=bytes(kept["stderr"]).decode("utf-8", "replace"),
+        stdout_truncated=overflow["stdout"],
+        stderr_truncated=overflow["stderr"],
+    )
