@@ -27,8 +27,10 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def tokenizers(corpus):
-    return (WordTokenizer.fit([e for e, _ in corpus.train], "en"),
-            WordTokenizer.fit([f for _, f in corpus.train], "fr"))
+    return (
+        WordTokenizer.fit([e for e, _ in corpus.train], "en"),
+        WordTokenizer.fit([f for _, f in corpus.train], "fr"),
+    )
 
 
 # --- padding ------------------------------------------------------------------------------------
@@ -51,7 +53,12 @@ def test_pad_sequences():
         ([[1, 2], [3.0]], {}, CourseLibError, "sequence 1 must be a list of int ids"),
         ([[True]], {}, CourseLibError, "sequence 0 must be a list of int ids"),
         ([[1], "ab"], {}, CourseLibError, "sequence 1 must be a list of int ids"),
-        ([[1, 2, 3], [4]], {"max_len": 2}, ShapeError, "sequence 0 has 3 tokens, more than max_len=2"),
+        (
+            [[1, 2, 3], [4]],
+            {"max_len": 2},
+            ShapeError,
+            "sequence 0 has 3 tokens, more than max_len=2",
+        ),
         ([[1]], {"max_len": -1}, CourseLibError, "max_len must be None or an int >= 0"),
     ],
 )
@@ -190,7 +197,9 @@ def test_dataloader_yields_padded_long_tensors(corpus, tokenizers):
     for src, tgt in loader:
         assert src.dtype == tgt.dtype == torch.long and src.dim() == tgt.dim() == 2
         assert src.size(0) == tgt.size(0) <= 64
-        assert not ((src == START) | (src == END)).any() and not ((tgt == START) | (tgt == END)).any()
+        assert (
+            not ((src == START) | (src == END)).any() and not ((tgt == START) | (tgt == END)).any()
+        )
         assert (src != PAD).any(1).all() and (tgt != PAD).any(1).all(), "no all-padding row"
         seen += src.size(0)
     assert seen == len(corpus.train)

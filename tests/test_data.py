@@ -570,13 +570,23 @@ def test_leaked_sources():
     ("args", "kwargs", "pair"),
     [
         (("I", "love", "pizza"), {}, ("I love pizza", "J'aime la pizza")),
-        (("he", "eat", "bread"), {"negated": True}, ("He doesn't eat bread", "Il ne mange pas de pain")),
-        (("I", "see", "car"), {"article": "the", "adjective": "red"},
-         ("I see the red car", "Je vois la voiture rouge")),
+        (
+            ("he", "eat", "bread"),
+            {"negated": True},
+            ("He doesn't eat bread", "Il ne mange pas de pain"),
+        ),
+        (
+            ("I", "see", "car"),
+            {"article": "the", "adjective": "red"},
+            ("I see the red car", "Je vois la voiture rouge"),
+        ),
         (("they (f)", "love", "cat"), {}, ("They (f) love cats", "Elles aiment les chats")),
         (("we", "buy", "apple"), {"article": "a"}, ("We buy an apple", "Nous achetons une pomme")),
-        (("you all", "see", "car"), {"article": "the", "plural": True},
-         ("You all see the cars", "Vous voyez les voitures")),
+        (
+            ("you all", "see", "car"),
+            {"article": "the", "plural": True},
+            ("You all see the cars", "Vous voyez les voitures"),
+        ),
     ],
 )
 def test_toy_pair(args, kwargs, pair):
@@ -588,7 +598,11 @@ def test_toy_pair(args, kwargs, pair):
     [
         (("I", "love", "pizza"), {"negated": True}, "never negates 'love'"),
         (("I", "drink", "car"), {}, "does not combine 'drink' with 'car'"),
-        (("I", "eat", "pizza"), {"article": "a"}, "no object 'a pizza' after 'eat'; it builds: 'pizza'"),
+        (
+            ("I", "eat", "pizza"),
+            {"article": "a"},
+            "no object 'a pizza' after 'eat'; it builds: 'pizza'",
+        ),
         (("it", "eat", "bread"), {}, "unknown subject 'it'; the grammar knows 'I'"),
         (("I", "eat", "bread"), {"article": "an"}, "article must be '', 'the' or 'a'"),
         (("I", "eat", "bread"), {"adjective": "purple"}, "unknown adjective 'purple'"),
@@ -600,7 +614,9 @@ def test_toy_pair_explains_what_it_cannot_build(args, kwargs, message):
 
 
 def test_join_french_elides_and_contracts():
-    assert data.join_french(["je", "ne", "aime", "pas", "de", "la", "eau"]) == "Je n'aime pas de l'eau"
+    assert (
+        data.join_french(["je", "ne", "aime", "pas", "de", "la", "eau"]) == "Je n'aime pas de l'eau"
+    )
     assert data.join_french(["de", "le", "pain"]) == "Du pain"
     assert data.join_french(["il", "mange", "de", "les", "pommes"]) == "Il mange des pommes"
     assert data.join_french(["le", "petit", "ordinateur"]) == "Le petit ordinateur"
@@ -618,3 +634,35 @@ def test_local_tatoeba_path(tmp_path, monkeypatch):
     assert data.local_tatoeba_path() == named
     monkeypatch.setenv("COURSE_LIB_TATOEBA", str(tmp_path / "absent.tsv"))
     assert data.local_tatoeba_path() == tmp_path / "cache" / "fra-eng.zip"
+
+
+def test_fast_generation_equals_sentence_by_sentence_construction():
+    """grammar_sentences() joins subject-verb and object separately; check it against
+    joining every word of the sentence at once."""
+    generated = iter(grammar_sentences())
+    rng = random.Random(0)
+    for verb in data.VERBS:
+        for noun in data.NOUNS:
+            if not data._noun_fits(verb, noun):
+                continue
+            for phrase in data._noun_phrases(verb, noun):
+                for negated in (False, True) if verb.negatable else (False,):
+                    for subject in data.SUBJECTS:
+                        sentence = next(generated)
+                        if rng.random() < 0.05:
+                            verb_words = (
+                                ["ne", verb.fr[subject.person], "pas"]
+                                if negated
+                                else [verb.fr[subject.person]]
+                                + [verb.fr_after] * bool(verb.fr_after)
+                            )
+                            words = [
+                                subject.fr,
+                                *verb_words,
+                                *data._french_noun_phrase(noun, phrase, negated),
+                            ]
+                            assert sentence.french == data.join_french(words)
+                            assert sentence.pair == data._sentence(
+                                subject, verb, noun, phrase, negated
+                            )
+    assert next(generated, None) is None

@@ -31,8 +31,9 @@ from course_lib.masks import padding_mask
 from course_lib.tokenize import PAD
 
 
-def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = PAD,
-                  max_len: int | None = None) -> torch.Tensor:
+def pad_sequences(
+    seqs: Sequence[Sequence[int]], pad_id: int = PAD, max_len: int | None = None
+) -> torch.Tensor:
     """Pad lists of token ids with ``pad_id`` on the right into one tensor.
 
     ``[[5, 6, 7], [8]]`` -> ``tensor([[5, 6, 7], [8, 0, 0]])``.
@@ -47,7 +48,9 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = PAD,
         LongTensor of shape ``(batch, max_len)``.
     """
     if isinstance(seqs, (str, bytes, torch.Tensor)) or not isinstance(seqs, Sequence):
-        raise CourseLibError(f"pad_sequences: expected a list of id lists, got {type(seqs).__name__}")
+        raise CourseLibError(
+            f"pad_sequences: expected a list of id lists, got {type(seqs).__name__}"
+        )
     if len(seqs) == 0:
         raise CourseLibError("pad_sequences: got an empty batch (no sequences)")
     rows: list[list[int]] = []
@@ -57,7 +60,9 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = PAD,
         if not isinstance(seq, (list, tuple)) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in seq
         ):
-            raise CourseLibError(f"pad_sequences: sequence {i} must be a list of int ids, got {seq!r:.60}")
+            raise CourseLibError(
+                f"pad_sequences: sequence {i} must be a list of int ids, got {seq!r:.60}"
+            )
         rows.append(list(seq))
     longest = max(len(r) for r in rows)
     if max_len is None:
@@ -83,8 +88,13 @@ class PairDataset(Dataset):
     how many were left out is in ``skipped``.
     """
 
-    def __init__(self, pairs: Sequence[tuple[str, str]], src_tokenizer: Any, tgt_tokenizer: Any,
-                 max_len: int | None = None):
+    def __init__(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        src_tokenizer: Any,
+        tgt_tokenizer: Any,
+        max_len: int | None = None,
+    ):
         if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence) or not pairs:
             raise CourseLibError(
                 f"PairDataset: pairs must be a non-empty list of (source, target) strings, "
@@ -95,7 +105,9 @@ class PairDataset(Dataset):
         self.skipped = 0
         for i, pair in enumerate(pairs):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise CourseLibError(f"PairDataset: pair {i} must be (source, target), got {pair!r:.60}")
+                raise CourseLibError(
+                    f"PairDataset: pair {i} must be (source, target), got {pair!r:.60}"
+                )
             try:
                 src, tgt = src_tokenizer.encode(pair[0]), tgt_tokenizer.encode(pair[1])
             except CourseLibError as error:
@@ -133,13 +145,24 @@ class BucketBatchSampler(Sampler[list[int]]):
     With ``shuffle=False`` the indices keep their order before the chunked sort.
     """
 
-    def __init__(self, lengths: Sequence[Any], batch_size: int, shuffle: bool = True,
-                 seed: int = 0, drop_last: bool = False, chunk_batches: int = 50):
+    def __init__(
+        self,
+        lengths: Sequence[Any],
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+        chunk_batches: int = 50,
+    ):
         if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
-            raise CourseLibError("BucketBatchSampler: lengths must be a non-empty list (one per item)")
+            raise CourseLibError(
+                "BucketBatchSampler: lengths must be a non-empty list (one per item)"
+            )
         for name, value in (("batch_size", batch_size), ("chunk_batches", chunk_batches)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise CourseLibError(f"BucketBatchSampler: {name} must be an int >= 1, got {value!r}")
+                raise CourseLibError(
+                    f"BucketBatchSampler: {name} must be an int >= 1, got {value!r}"
+                )
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -175,15 +198,24 @@ class BucketBatchSampler(Sampler[list[int]]):
         return full_chunks * self.chunk_batches + tail
 
 
-def collate_pairs(batch: Sequence[tuple[list[int], list[int]]]) -> tuple[torch.Tensor, torch.Tensor]:
+def collate_pairs(
+    batch: Sequence[tuple[list[int], list[int]]],
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``[(src_ids, tgt_ids), ...]`` -> ``(src (B, S), tgt (B, T))`` LongTensors padded with PAD."""
     return pad_sequences([s for s, _ in batch]), pad_sequences([t for _, t in batch])
 
 
-def make_dataloader(pairs: Sequence[tuple[str, str]], src_tokenizer: Any, tgt_tokenizer: Any,
-                    batch_size: int = 64, shuffle: bool = True, seed: int = 0,
-                    bucket: bool = True, drop_last: bool = False,
-                    max_len: int | None = None) -> DataLoader:
+def make_dataloader(
+    pairs: Sequence[tuple[str, str]],
+    src_tokenizer: Any,
+    tgt_tokenizer: Any,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int = 0,
+    bucket: bool = True,
+    drop_last: bool = False,
+    max_len: int | None = None,
+) -> DataLoader:
     """A DataLoader of ``(src, tgt)`` batches: LongTensors ``(B, S)`` and ``(B, T)``, padded
     with ``PAD``, without ``<start>``/``<end>``.
 
@@ -195,12 +227,19 @@ def make_dataloader(pairs: Sequence[tuple[str, str]], src_tokenizer: Any, tgt_to
         raise CourseLibError(f"make_dataloader: batch_size must be an int >= 1, got {batch_size!r}")
     dataset = PairDataset(pairs, src_tokenizer, tgt_tokenizer, max_len=max_len)
     if bucket:
-        sampler = BucketBatchSampler(dataset.lengths, batch_size, shuffle=shuffle, seed=seed,
-                                     drop_last=drop_last)
+        sampler = BucketBatchSampler(
+            dataset.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
+        )
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_pairs)
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                      generator=generator, collate_fn=collate_pairs)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        generator=generator,
+        collate_fn=collate_pairs,
+    )
 
 
 def padding_fraction(loader: Any) -> float:
@@ -209,7 +248,9 @@ def padding_fraction(loader: Any) -> float:
     pads = total = 0
     for batch in loader:
         if not isinstance(batch, (tuple, list)):
-            raise CourseLibError(f"padding_fraction: expected (src, tgt) batches, got {type(batch).__name__}")
+            raise CourseLibError(
+                f"padding_fraction: expected (src, tgt) batches, got {type(batch).__name__}"
+            )
         for ids in batch:
             pads += int((ids == PAD).sum())
             total += ids.numel()

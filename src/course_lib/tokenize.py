@@ -189,13 +189,16 @@ class Vocab:
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(tokens)}
 
     @classmethod
-    def build(cls, token_lists: Iterable[Sequence[str]], min_freq: int = 1,
-              max_size: int | None = None) -> Vocab:
+    def build(
+        cls, token_lists: Iterable[Sequence[str]], min_freq: int = 1, max_size: int | None = None
+    ) -> Vocab:
         """Count tokens; keep those seen at least ``min_freq`` times, at most ``max_size``
         tokens in total (special tokens included), most frequent first."""
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
             raise CourseLibError(f"Vocab.build: min_freq must be an int >= 1, got {min_freq!r}")
-        if max_size is not None and (not isinstance(max_size, int) or max_size < len(SPECIAL_TOKENS)):
+        if max_size is not None and (
+            not isinstance(max_size, int) or max_size < len(SPECIAL_TOKENS)
+        ):
             raise CourseLibError(
                 f"Vocab.build: max_size must be None or an int >= {len(SPECIAL_TOKENS)} "
                 f"(it counts the special tokens), got {max_size!r}"
@@ -203,8 +206,10 @@ class Vocab:
         counts: Counter[str] = Counter()
         for i, tokens in enumerate(token_lists):
             counts.update(_check_tokens(tokens, f"Vocab.build (sentence {i})"))
-        words = sorted((w for w, c in counts.items() if c >= min_freq and w not in SPECIAL_TOKENS),
-                       key=lambda w: (-counts[w], w))
+        words = sorted(
+            (w for w, c in counts.items() if c >= min_freq and w not in SPECIAL_TOKENS),
+            key=lambda w: (-counts[w], w),
+        )
         if max_size is not None:
             words = words[: max_size - len(SPECIAL_TOKENS)]
         return cls(SPECIAL_TOKENS + words)
@@ -241,8 +246,11 @@ class Vocab:
     @classmethod
     def from_dict(cls, data: Any) -> Vocab:
         """Inverse of :meth:`to_dict`."""
-        if not isinstance(data, dict) or data.get("format") != "course_lib.vocab" \
-                or not isinstance(data.get("tokens"), list):
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != "course_lib.vocab"
+            or not isinstance(data.get("tokens"), list)
+        ):
             raise CourseLibError(
                 "Vocab.from_dict: expected {'format': 'course_lib.vocab', 'tokens': [...]}, "
                 f"got {str(data)[:80]}"
@@ -298,19 +306,24 @@ class WordTokenizer:
     def __init__(self, language: str, vocab: Vocab):
         self.language = _check_language(language, "WordTokenizer")
         if not isinstance(vocab, Vocab):
-            raise CourseLibError(f"WordTokenizer: vocab must be a Vocab, got {type(vocab).__name__}")
+            raise CourseLibError(
+                f"WordTokenizer: vocab must be a Vocab, got {type(vocab).__name__}"
+            )
         self.vocab = vocab
 
     @classmethod
-    def fit(cls, texts: Iterable[str], language: str, min_freq: int = 1,
-            max_size: int | None = None) -> WordTokenizer:
+    def fit(
+        cls, texts: Iterable[str], language: str, min_freq: int = 1, max_size: int | None = None
+    ) -> WordTokenizer:
         """Tokenize ``texts`` and build the vocabulary from them."""
         _check_language(language, "WordTokenizer.fit")
         if isinstance(texts, str):
             raise CourseLibError("WordTokenizer.fit: expected a list of sentences, got one str")
         tokenize = TOKENIZE[language]
-        token_lists = [tokenize(_check_text(t, f"WordTokenizer.fit (sentence {i})"))
-                       for i, t in enumerate(texts)]
+        token_lists = [
+            tokenize(_check_text(t, f"WordTokenizer.fit (sentence {i})"))
+            for i, t in enumerate(texts)
+        ]
         if not token_lists:
             raise CourseLibError("WordTokenizer.fit: no sentences to learn a vocabulary from")
         return cls(language, Vocab.build(token_lists, min_freq=min_freq, max_size=max_size))
@@ -339,7 +352,9 @@ class WordTokenizer:
     @classmethod
     def from_dict(cls, data: Any) -> WordTokenizer:
         if not isinstance(data, dict) or data.get("kind") != "word":
-            raise CourseLibError(f"WordTokenizer.from_dict: expected kind 'word', got {str(data)[:80]}")
+            raise CourseLibError(
+                f"WordTokenizer.from_dict: expected kind 'word', got {str(data)[:80]}"
+            )
         return cls(data.get("language"), Vocab.from_dict(data.get("vocab")))
 
     def __repr__(self) -> str:
@@ -349,7 +364,9 @@ class WordTokenizer:
 # Every BPE tokenizer knows these characters even if its training text lacks some of them,
 # so ordinary English and French text never produces <unk>.
 BPE_ALPHABET = (
-    string.ascii_letters + string.digits + string.punctuation
+    string.ascii_letters
+    + string.digits
+    + string.punctuation
     + "àâäçéèêëîïôöùûüÿœæÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸŒÆ«»’…€▁"
 )
 
@@ -383,8 +400,13 @@ class BPETokenizer:
         self.tokenizer = tokenizer
 
     @classmethod
-    def fit(cls, texts: Iterable[str], vocab_size: int = 1000, language: str = "fr",
-            min_frequency: int = 2) -> BPETokenizer:
+    def fit(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 1000,
+        language: str = "fr",
+        min_frequency: int = 2,
+    ) -> BPETokenizer:
         """Learn ``vocab_size`` pieces (special tokens included) from ``texts``."""
         from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
@@ -394,18 +416,27 @@ class BPETokenizer:
         texts = [_check_text(t, f"BPETokenizer.fit (sentence {i})") for i, t in enumerate(texts)]
         if not texts:
             raise CourseLibError("BPETokenizer.fit: no sentences to learn from")
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) \
-                or vocab_size <= len(SPECIAL_TOKENS):
-            raise CourseLibError(f"BPETokenizer.fit: vocab_size must be an int > 4, got {vocab_size!r}")
+        if (
+            isinstance(vocab_size, bool)
+            or not isinstance(vocab_size, int)
+            or vocab_size <= len(SPECIAL_TOKENS)
+        ):
+            raise CourseLibError(
+                f"BPETokenizer.fit: vocab_size must be an int > 4, got {vocab_size!r}"
+            )
         tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
         tokenizer.normalizer = normalizers.NFC()
         tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
             [pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()]
         )
         tokenizer.decoder = decoders.Metaspace()
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                      special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                      initial_alphabet=list(BPE_ALPHABET))
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=SPECIAL_TOKENS,
+            show_progress=False,
+            initial_alphabet=list(BPE_ALPHABET),
+        )
         tokenizer.train_from_iterator(texts, trainer)
         return cls(tokenizer, language)
 
@@ -428,22 +459,26 @@ class BPETokenizer:
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "bpe", "language": self.language,
-                "tokenizer_json": self.tokenizer.to_str()}
+        return {"kind": "bpe", "language": self.language, "tokenizer_json": self.tokenizer.to_str()}
 
     @classmethod
     def from_dict(cls, data: Any) -> BPETokenizer:
         from tokenizers import Tokenizer
 
-        if not isinstance(data, dict) or data.get("kind") != "bpe" \
-                or not isinstance(data.get("tokenizer_json"), str):
+        if (
+            not isinstance(data, dict)
+            or data.get("kind") != "bpe"
+            or not isinstance(data.get("tokenizer_json"), str)
+        ):
             raise CourseLibError(
                 f"BPETokenizer.from_dict: expected kind 'bpe' with 'tokenizer_json', got {str(data)[:80]}"
             )
         try:
             tokenizer = Tokenizer.from_str(data["tokenizer_json"])
         except Exception as error:  # the Rust side raises a plain Exception
-            raise CourseLibError(f"BPETokenizer.from_dict: corrupt tokenizer JSON ({error})") from None
+            raise CourseLibError(
+                f"BPETokenizer.from_dict: corrupt tokenizer JSON ({error})"
+            ) from None
         return cls(tokenizer, data.get("language"))
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -66,12 +67,18 @@ def test_unknown_isolation_is_named():
         Sandbox.start("docker")
 
 
-def test_process_only_limits_and_loud_warning():
+@pytest.fixture(scope="module")
+def process_only() -> Sandbox:
+    """A started process-only sandbox (started once: each start imports torch)."""
+    return Sandbox.start(PROCESS_ONLY, Limits(timeout=60, exercise_timeout=4, memory_mb=1536))
+
+
+def test_process_only_limits_and_loud_warning(process_only, monkeypatch):
     """Without bubblewrap: per-exercise time limit, memory limit, early exits, clean
     environment, and stragglers killed with the process group."""
     marker = f"straggler-{uuid.uuid4().hex}"
-    os.environ["COURSE_LIB_TEST_SECRET"] = "grader-only"
-    sandbox = Sandbox.start(PROCESS_ONLY, Limits(timeout=60, exercise_timeout=4, memory_mb=1536))
+    monkeypatch.setenv("COURSE_LIB_TEST_SECRET", "grader-only")
+    sandbox = process_only
     assert sandbox.isolation == PROCESS_ONLY
     assert sandbox.warning and sandbox.warning.startswith("WARNING: no sandbox")
     run = sandbox.run(
@@ -83,7 +90,10 @@ def test_process_only_limits_and_loud_warning():
                 f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{marker}'])\n"
                 "def f():\n    while True:\n        pass\n"
             ),
-            memory="def f():\n    hog = []\n    while True:\n        hog.append(bytearray(50_000_000))\n",
+            # torch.empty reserves address space without touching it: the bomb reaches the
+            # limit at once, whatever the machine's load
+            memory="import torch\ndef f():\n    hog = []\n    while True:\n"
+            "        hog.append(torch.empty(50_000_000))\n",
             exit="import os\nos._exit(0)\n",
             after="def f():\n    return 'still running'\n",
         )
@@ -99,18 +109,32 @@ def test_process_only_limits_and_loud_warning():
     assert processes_with(marker) == []
 
 
-def test_the_whole_job_is_killed_at_its_wall_clock_limit():
-    sandbox = Sandbox.start(PROCESS_ONLY, Limits(timeout=8, exercise_timeout=8))
+def test_the_whole_job_is_killed_at_its_wall_clock_limit(process_only):
+    """Every process of the job goes: the harness, the exercise's process (in a group of
+    its own) and what the student started."""
+    marker = f"straggler-{uuid.uuid4().hex}"
+    limits = Limits(timeout=8, exercise_timeout=8, memory_mb=1537)
+    sandbox = replace(process_only, limits=limits)
     started = time.monotonic()
-    run = sandbox.run(job(loop="def f():\n    while True:\n        pass\n"))
+    run = sandbox.run(
+        job(
+            loop=(
+                "import subprocess, sys\n"
+                f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{marker}'])\n"
+                "def f():\n    while True:\n        pass\n"
+            )
+        )
+    )
     assert run.timed_out
     assert time.monotonic() - started < 12
     assert "loop" not in records_by_id(run)
+    time.sleep(0.5)
+    assert processes_with(marker) == []
+    assert processes_with("--memory-mb\x001537") == []
 
 
-def test_output_is_capped():
-    limits = Limits(log_bytes=1000)
-    sandbox = Sandbox.start(PROCESS_ONLY, limits)
+def test_output_is_capped(process_only):
+    sandbox = replace(process_only, limits=Limits(log_bytes=1000))
     run = sandbox.run(job(chatty="def f():\n    print('PASSED ' * 100_000)\n    return 1\n"))
     assert len(run.stdout) <= 1000 and run.stdout_truncated
     assert output(records_by_id(run)["chatty"]) == 1

@@ -13,8 +13,11 @@ Corpora:
   PATH     a UTF-8 TSV file of English<TAB>French lines; an English sentence repeated on
            several lines is scored against all its French translations (references)
 
-With --json the last line printed is one JSON object with bleu, chrf (0-100),
-exact_match (0-1), n and the sacrebleu signature.
+Repeated English sentences are translated once. A sentence longer than the model's
+maximum length is truncated to it (and will likely be scored as wrong), not skipped.
+A progress bar goes to standard error; with --json the last line printed on standard
+output is one JSON object with bleu, chrf (0-100), exact_match (0-1), n and the sacrebleu
+signature.
 """
 
 from __future__ import annotations

@@ -55,17 +55,23 @@ def _group_cases() -> list[Case]:
     ]
 
 
-def reference_leaked_sources(train: list[tuple[str, str]], test: list[tuple[str, str]]) -> list[str]:
+def reference_leaked_sources(
+    train: list[tuple[str, str]], test: list[tuple[str, str]]
+) -> list[str]:
     """``course_lib.data.leaked_sources``."""
     return leaked_sources(train, test)
 
 
 def _leak_cases() -> list[Case]:
     return [
-        Case("a random split of pairs leaks 'Go.' and 'Run!'",
-             (_TATOEBA[:3] + _TATOEBA[5:], _TATOEBA[3:5])),
-        Case("a split by source leaks nothing",
-             ([p for p in _TATOEBA if p[0] != "Go."], [p for p in _TATOEBA if p[0] == "Go."])),
+        Case(
+            "a random split of pairs leaks 'Go.' and 'Run!'",
+            (_TATOEBA[:3] + _TATOEBA[5:], _TATOEBA[3:5]),
+        ),
+        Case(
+            "a split by source leaks nothing",
+            ([p for p in _TATOEBA if p[0] != "Go."], [p for p in _TATOEBA if p[0] == "Go."]),
+        ),
         Case("several leaks, sorted", (_TATOEBA, _TATOEBA[::-1])),
         Case("empty test set", (_TATOEBA, [])),
     ]

@@ -21,8 +21,15 @@ def reference_build_vocab(token_lists: list[list[str]], min_freq: int) -> list[s
 
 
 def _vocab_cases() -> list[Case]:
-    french = [tokenize_fr(s) for s in ("J'aime la pizza", "Je déteste la pizza",
-                                       "Je n'aime pas la pizza", "Elle boit de l'eau")]
+    french = [
+        tokenize_fr(s)
+        for s in (
+            "J'aime la pizza",
+            "Je déteste la pizza",
+            "Je n'aime pas la pizza",
+            "Elle boit de l'eau",
+        )
+    ]
     english = [tokenize_en(s) for s in ("I love pizza", "I hate pizza", "She drinks water")]
     return [
         Case("French, min_freq 1", (french, 1)),
@@ -62,7 +69,7 @@ def _pad_cases() -> list[Case]:
         Case("three sentences", ([[5, 6, 7, 2], [8, 9, 2], [4, 2]], 0)),
         Case("already the same length", ([[4, 5], [6, 7]], 0)),
         Case("pad id 9, one empty sequence", ([[1, 2, 3], []], 9)),
-        Case("a sentence that contains id 0 is not padding", ([[0, 5], [6]], 1)),
+        Case("a real token equal to pad_id is not padding", ([[9, 5, 9], [6]], 9)),
     ]
 
 

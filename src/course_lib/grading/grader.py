@@ -299,11 +299,12 @@ class Grader:
         for name, notebook in notebooks:  # metadata first, in every notebook
             for i, cell in find_exercise_cells(notebook, functions, name, False).items():
                 found.setdefault(i, cell)
-        expected = self._expected_for(found)
-        missing_functions = {i: functions[i] for i in expected if i not in found}
-        for name, notebook in notebooks:  # then cells that lost their metadata
-            for i, cell in find_exercise_cells(notebook, missing_functions, name).items():
-                found.setdefault(i, cell)
+        if self.expected is None and not found:  # all metadata lost: infer from functions
+            expected = self._expected_for(self._find_by_name(notebooks, functions, found))
+        else:
+            expected = self._expected_for(found)
+        missing = {i: functions[i] for i in expected if i not in found}
+        found.update(self._find_by_name(notebooks, missing, found))
         self.prepare_all(expected)
         job_exercises = []
         for exercise_id in expected:
@@ -340,6 +341,16 @@ class Grader:
         result.status = _status(result)
         result.seconds = round(time.monotonic() - started, 3)
         return result
+
+    @staticmethod
+    def _find_by_name(notebooks, functions, found) -> dict[str, ExerciseCell]:
+        """Cells that lost their metadata, matched by the function they define."""
+        more: dict[str, ExerciseCell] = {}
+        for name, notebook in notebooks:
+            for i, cell in find_exercise_cells(notebook, functions, name).items():
+                if i not in found:
+                    more.setdefault(i, cell)
+        return more
 
     def _not_a_notebook(
         self, result: StudentResult, problems: list[str], expected: list[str], started: float

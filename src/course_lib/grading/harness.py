@@ -146,6 +146,20 @@ def _run_child(exercise: dict, out_fd: int, max_output: int) -> None:
     finish(0)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel kill this process when the harness dies (a killed harness
+    must not leave a student's infinite loop running outside the sandbox's group)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the harness died before prctl took effect
+        os._exit(70)
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -190,11 +204,13 @@ def _collect(pid: int, read_fd: int, timeout: float, max_bytes: int):
 def _run_exercise(exercise: dict, timeout: float, max_output: int, memory_mb: int) -> dict:
     read_fd, write_fd = os.pipe()
     started = time.monotonic()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child
         try:
             os.close(read_fd)
             os.setpgid(0, 0)
+            _die_with_parent(parent)
             _run_child(exercise, write_fd, max_output)
         finally:
             os._exit(70)

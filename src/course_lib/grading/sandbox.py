@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +213,9 @@ class Sandbox:
         _check_requested(requested)
         limits = limits or Limits()
         hide = tuple(Path(p).resolve() for p in hide)
+        key = (requested, limits.memory_mb)
+        if key in _started:  # this process already proved this set-up works
+            return replace(_started[key], limits=limits, hide=hide)
         attempts: list[Sandbox] = []
         why = bubblewrap_problem() if requested != PROCESS_ONLY else "disabled on request"
         if why is None:
@@ -234,15 +237,13 @@ class Sandbox:
                 if sandbox.isolation == PROCESS_ONLY:
                     if why is None:
                         why = "bubblewrap cannot run the grader: " + failures[0]
-                    write = (
-                        ""
-                        if sandbox.run_as_nobody
-                        else (
-                            ", write wherever the grader's user can (it runs as root: the "
-                            "'nobody' user cannot read this Python installation)"
-                        )
-                    )
+                    write = ", write wherever the grader's user can"
+                    if sandbox.run_as_nobody:
+                        write = ""
+                    elif root:
+                        write += " (root: the 'nobody' user cannot read this Python installation)"
                     sandbox.warning = _FALLBACK_WARNING.format(why=why, write=write)
+                _started[key] = sandbox
                 return sandbox
             tail = run.stderr.strip().splitlines()[-3:]
             failures.append(
@@ -256,6 +257,9 @@ class Sandbox:
     def run(self, job: dict[str, Any]) -> SandboxRun:
         """Run one job (see :func:`run_job`)."""
         return run_job(job, self.limits, self.isolation, self.hide, self.run_as_nobody)
+
+
+_started: dict[tuple[str, int], Sandbox] = {}
 
 
 def sandbox_environment(workdir: Path) -> dict[str, str]:
@@ -296,10 +300,37 @@ def remove_tree(path: Path) -> None:
 
 
 def _kill_group(pid: int) -> None:
+    """Kill the job's process group and, on Linux, every process left in its session
+    (the harness puts each exercise in a process group of its own)."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    for other in _session_members(pid):
+        try:
+            os.kill(other, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _session_members(session: int) -> list[int]:
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat_line = handle.read()
+        except OSError:
+            continue
+        fields = stat_line[stat_line.rfind(b")") + 2 :].split()
+        if len(fields) > 3 and int(fields[3]) == session:
+            members.append(int(entry))
+    return members
 
 
 def run_job(

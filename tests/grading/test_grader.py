@@ -1,0 +1,207 @@
+"""``course-lib grade`` on fixture exercises: layouts, scores, statuses, gradebook files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from fixture_notebooks import SOLUTIONS, master_notebook, write_masters
+
+from course_lib.cli import main
+from course_lib.errors import CourseLibError
+from course_lib.grading.grader import discover
+from course_lib.grading.release import student_copy
+
+REGISTRY = ["--registry", "grading_fixture_exercises"]
+
+
+def filled(exercise_ids, answers, strip_metadata=False):
+    """A student copy of a fixture chapter with ``answers`` (id -> cell source) filled in."""
+    notebook = student_copy(master_notebook(exercise_ids))
+    for cell in notebook.cells:
+        exercise = cell.metadata.get("course", {}).get("exercise")
+        if exercise in answers:
+            cell.source = answers[exercise]
+        if strip_metadata:
+            cell.metadata = {}
+    return notebook
+
+
+def test_discover_layouts(tmp_path):
+    (tmp_path / "ana.ipynb").write_text("{}")
+    (tmp_path / "ben").mkdir()
+    (tmp_path / "ben" / "02_b.ipynb").write_text("{}")
+    (tmp_path / "ben" / "sub").mkdir()
+    (tmp_path / "ben" / "sub" / "01_a.ipynb").write_text("{}")
+    (tmp_path / "ben" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "ben" / ".ipynb_checkpoints" / "01_a-checkpoint.ipynb").write_text("{}")
+    (tmp_path / "cy.ipynb").write_text("{}")
+    (tmp_path / "cy.zip").write_text("zip")
+    (tmp_path / "dee").mkdir()
+    (tmp_path / "dee" / "answers.py").write_text("")
+    (tmp_path / ".DS_Store").write_text("")
+    (tmp_path / "__MACOSX").mkdir()
+    os.symlink("/etc/hostname", tmp_path / "eve.ipynb")
+    found = {s.student: s for s in discover(tmp_path)}
+    assert sorted(found) == ["ana", "ben", "cy.ipynb", "cy.zip", "dee", "eve"]
+    assert [p.name for p in found["ben"].paths] == ["02_b.ipynb", "01_a.ipynb"]
+    assert found["ana"].problem is None and found["cy.ipynb"].problem is None
+    assert "not a notebook" in found["cy.zip"].problem
+    assert "contains no .ipynb" in found["dee"].problem
+    assert "symbolic link" in found["eve"].problem
+    with pytest.raises(CourseLibError, match="does not exist"):
+        discover(tmp_path / "nowhere")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("grade")
+    subs = base / "submissions"
+    subs.mkdir()
+    both = ["fx_scale", "fx_softmax"]
+    wrong = {"fx_scale": SOLUTIONS["fx_scale"].replace("x * factor", "x + factor")}
+    library = {
+        "fx_softmax": "import torch\n\ndef row_softmax(x):\n    return torch.softmax(x, -1)\n"
+    }
+    partial_notebook = filled(both, SOLUTIONS)
+    partial_notebook.cells = [
+        c
+        for c in partial_notebook.cells
+        if c.metadata.get("course", {}).get("exercise") != "fx_softmax"
+    ]
+    submissions = {
+        "ref": filled(both, SOLUTIONS),
+        "blank": filled(both, {}),
+        "wrong": filled(both, {**SOLUTIONS, **wrong}),
+        "library": filled(both, {**SOLUTIONS, **library}),
+        "nometa": filled(both, SOLUTIONS, strip_metadata=True),
+        "partial": partial_notebook,
+        "words": filled(["fx_count"], SOLUTIONS),
+    }
+    for student, notebook in submissions.items():
+        nbformat.write(notebook, subs / f"{student}.ipynb")
+    (subs / "corrupt.ipynb").write_text('{"nbformat": 4, "cells": [')
+    out = base / "out"
+    code = main(["grade", str(subs), "--out", str(out), "--jobs", "2", *REGISTRY, "--no-progress"])
+    assert code == 0
+    return subs, out
+
+
+def read_grades(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "grades.csv", newline="") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def test_grades_and_statuses(graded):
+    _, out = graded
+    header = (out / "grades.csv").read_text().splitlines()[0]
+    assert header == "student,fx_scale,fx_softmax,fx_count,total,status"
+    grades = read_grades(out)
+    expected = {
+        #          fx_scale fx_softmax fx_count total  status
+        "blank": ("0", "0", "", "0", "ok"),
+        "corrupt": ("", "", "", "0", "not-a-notebook"),
+        "library": ("3", "0", "", "3", "ok"),
+        "nometa": ("3", "2", "", "5", "ok"),
+        "partial": ("3", "0", "", "3", "missing-exercise"),
+        "ref": ("3", "2", "", "5", "ok"),
+        "words": ("", "", "1", "1", "ok"),
+        "wrong": ("0", "2", "", "2", "ok"),
+    }
+    got = {
+        s: (r["fx_scale"], r["fx_softmax"], r["fx_count"], r["total"], r["status"])
+        for s, r in grades.items()
+    }
+    assert got == expected
+
+
+def test_results_and_feedback(graded):
+    _, out = graded
+    results = json.loads((out / "results.json").read_text())
+    assert results["grader"]["isolation"] in ("bubblewrap", "process-only")
+    students = {s["student"]: s for s in results["students"]}
+    wrong = {e["id"]: e for e in students["wrong"]["exercises"]}
+    assert [c["passed"] for c in wrong["fx_scale"]["cases"]] == [False, False, False]
+    assert "values differ" in wrong["fx_scale"]["cases"][0]["message"]
+    assert students["library"]["exercises"][1]["outcome"] == "forbidden"
+    feedback = (out / "feedback" / "wrong.md").read_text()
+    assert "0 / 3 points" in feedback and "case `small`: failed" in feedback
+    assert "Hint: multiply every element by factor" in feedback
+    assert "torch.softmax" in (out / "feedback" / "library.md").read_text()
+    assert "no cell for exercise fx_softmax" in (out / "feedback" / "partial.md").read_text()
+    assert "not a readable notebook" in (out / "feedback" / "corrupt.md").read_text()
+    assert "not implemented yet" in (out / "feedback" / "blank.md").read_text()
+    nometa = {e["id"]: e for e in students["nometa"]["exercises"]}
+    assert "found by function name" in nometa["fx_scale"]["cell"]
+
+
+def test_rerun_gives_the_same_gradebook_and_drops_stale_feedback(graded):
+    subs, out = graded
+    before = (out / "grades.csv").read_bytes()
+    (out / "feedback" / "someone-who-left.md").write_text("old")
+    code = main(
+        ["grade", str(subs), "--out", str(out), "--chapter", "1", *REGISTRY, "--no-progress"]
+    )
+    assert code == 0
+    after = read_grades(out)
+    assert after["words"]["status"] == "missing-exercise"  # chapter 1 is now required
+    assert not (out / "feedback" / "someone-who-left.md").exists()
+    code = main(["grade", str(subs), "--out", str(out), "--jobs", "2", *REGISTRY, "--no-progress"])
+    assert code == 0
+    assert (out / "grades.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--exercise", "fx_nope"], "unknown exercise id(s) fx_nope"),
+        (["--chapter", "7"], "chapter(s) 7 have no registered exercises"),
+        (["--memory", "100"], "memory limit must be at least 256 MB"),
+        (["--timeout", "0"], "time limits must be positive"),
+    ],
+)
+def test_bad_options_are_named(tmp_path, capsys, extra, message):
+    (tmp_path / "subs").mkdir()
+    nbformat.write(filled(["fx_count"], SOLUTIONS), tmp_path / "subs" / "a.ipynb")
+    code = main(
+        ["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), *REGISTRY, *extra]
+    )
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_folders_are_named(tmp_path, capsys):
+    (tmp_path / "subs").mkdir()
+    args = [*REGISTRY, "--no-progress"]
+    assert main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "o"), *args]) == 2
+    assert "no submissions found" in capsys.readouterr().err
+    nbformat.write(filled(["fx_count"], SOLUTIONS), tmp_path / "subs" / "a.ipynb")
+    inside = tmp_path / "subs" / "grades"
+    assert main(["grade", str(tmp_path / "subs"), "--out", str(inside), *args]) == 2
+    assert "must not be inside the submissions folder" in capsys.readouterr().err
+    assert main(["grade", str(tmp_path / "none"), "--out", str(tmp_path / "o"), *args]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_masters_grade_full_marks_and_student_copies_zero(tmp_path):
+    masters = write_masters(tmp_path / "masters")
+    code = main(
+        [
+            "grade",
+            str(tmp_path / "masters"),
+            "--out",
+            str(tmp_path / "out"),
+            *REGISTRY,
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    grades = read_grades(tmp_path / "out")
+    assert {s: r["total"] for s, r in grades.items()} == {
+        m.stem: t for m, t in zip(masters, ["5", "1"])
+    }

@@ -1,0 +1,155 @@
+"""Hidden tests for the exercises of chapters 1 and 2.
+
+- every registered reference passes its own cases, and the cases are deterministic;
+- the master notebooks' solution cells, run alone in a fresh namespace (as the grader runs
+  them), pass the self-check;
+- typical wrong answers fail with a message that says what was expected and gives the hint.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import nbformat
+import pytest
+import torch
+from conftest import CHAPTERS_DIR
+
+from course_lib.exercises import ExerciseFailed, ch01, ch02, check, compare, expected_outputs
+
+EXERCISES = {exercise.id: exercise for exercise in ch01.EXERCISES + ch02.EXERCISES}
+NOTEBOOKS = {
+    1: CHAPTERS_DIR / "01_dataset_format.ipynb",
+    2: CHAPTERS_DIR / "02_input_preprocessing.ipynb",
+}
+
+
+def test_at_least_two_exercises_per_chapter():
+    assert sum(e.chapter == 1 for e in EXERCISES.values()) >= 2
+    assert sum(e.chapter == 2 for e in EXERCISES.values()) >= 2
+    assert all(e.id.startswith(f"ch0{e.chapter}_") for e in EXERCISES.values())
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_reference_passes_its_own_cases(exercise_id, capsys):
+    exercise = EXERCISES[exercise_id]
+    check(exercise, exercise.reference)
+    assert f"✓ {exercise_id}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_cases_are_deterministic(exercise_id):
+    exercise = EXERCISES[exercise_id]
+    first, second = expected_outputs(exercise), expected_outputs(exercise)
+    assert len(first) >= 3
+    for (case, a), (_, b) in zip(first, second):
+        assert compare(a, b) is None, case.name
+
+
+def solution_cells(chapter: int) -> dict[str, str]:
+    nb = nbformat.read(NOTEBOOKS[chapter], as_version=4)
+    return {
+        cell.metadata["course"]["exercise"]: cell.source
+        for cell in nb.cells
+        if cell.get("metadata", {}).get("course", {}).get("exercise")
+    }
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_master_notebook_solution_passes_in_a_fresh_namespace(exercise_id, capsys):
+    exercise = EXERCISES[exercise_id]
+    cells = solution_cells(exercise.chapter)
+    assert exercise_id in cells, (
+        f"no solution cell for {exercise_id} in {NOTEBOOKS[exercise.chapter].name}"
+    )
+    namespace: dict = {}
+    exec(compile(cells[exercise_id], exercise_id, "exec"), namespace)  # noqa: S102 - our own notebook
+    check(exercise, namespace[exercise.function])
+    assert f"✓ {exercise_id}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_student_version_says_not_implemented(exercise_id):
+    exercise = EXERCISES[exercise_id]
+    source = solution_cells(exercise.chapter)[exercise_id]
+    student = re.sub(
+        r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError()", source, flags=re.S
+    )
+    namespace: dict = {}
+    exec(compile(student, exercise_id, "exec"), namespace)  # noqa: S102
+    with pytest.raises(ExerciseFailed, match="not implemented yet"):
+        check(exercise, namespace[exercise.function])
+
+
+# --- wrong answers -------------------------------------------------------------------------------
+
+
+def count_words_keeps_case(sentences):
+    return dict(Counter(word for sentence in sentences for word in sentence.split()))
+
+
+def group_references_keeps_duplicates(pairs):
+    groups: dict[str, list[str]] = {}
+    for english, french in pairs:
+        groups.setdefault(english, []).append(french)
+    return list(groups.items())
+
+
+def leaked_sources_unsorted(train, test):
+    return sorted({e for e, _ in train} & {e for e, _ in test}, reverse=True)
+
+
+def build_vocab_without_tie_break(token_lists, min_freq):
+    counts = Counter(token for tokens in token_lists for token in tokens)
+    specials = ["<pad>", "<start>", "<end>", "<unk>"]
+    words = [w for w, c in counts.most_common() if c >= min_freq and w not in specials]
+    return specials + words
+
+
+def positional_encoding_swapped(max_len, d_model):
+    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+    angle = position / 10000 ** (torch.arange(0, d_model, 2) / d_model)
+    pe = torch.zeros(max_len, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.cos(angle), torch.sin(angle)
+    return pe
+
+
+def pad_batch_mask_from_ids(seqs, pad_id):
+    longest = max(len(s) for s in seqs)
+    ids = torch.tensor([list(s) + [pad_id] * (longest - len(s)) for s in seqs], dtype=torch.long)
+    return ids, ids != pad_id
+
+
+def pad_batch_int_mask(seqs, pad_id):
+    ids, mask = pad_batch_mask_from_ids(seqs, pad_id)
+    return ids, mask.long()
+
+
+WRONG = [
+    ("ch01_count_words", count_words_keeps_case),
+    ("ch01_group_references", group_references_keeps_duplicates),
+    ("ch01_leaked_sources", leaked_sources_unsorted),
+    ("ch02_build_vocab", build_vocab_without_tie_break),
+    ("ch02_positional_encoding", positional_encoding_swapped),
+    ("ch02_pad_batch", pad_batch_mask_from_ids),
+    ("ch02_pad_batch", pad_batch_int_mask),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "wrong"), WRONG, ids=[w.__name__ for _, w in WRONG])
+def test_wrong_answer_fails_with_expected_and_hint(exercise_id, wrong):
+    exercise = EXERCISES[exercise_id]
+    with pytest.raises(ExerciseFailed) as info:
+        check(exercise, wrong)
+    message = str(info.value)
+    assert "Expected" in message and "Hint" in message, message
+    assert exercise.hint in message
+
+
+def test_a_crashing_answer_is_reported_with_the_hint():
+    def crashes(sentences):
+        return {word: 1 for word in sentences.lower().split()}  # a list has no .lower()
+
+    with pytest.raises(ExerciseFailed, match=r"raised AttributeError.*\nHint: Lower-case"):
+        check(EXERCISES["ch01_count_words"], crashes)
