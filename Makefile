@@ -49,7 +49,7 @@ venv: $(STAMP)
 # --- the website ---------------------------------------------------------------------------
 
 # The JavaScript the site serves itself (widgets, RequireJS, MathJax), from the npm registry.
-$(SITE_STATIC).stamp: scripts/install_site_js.py
+$(SITE_STATIC).stamp: scripts/install_site_js.py scripts/widgets-config.js
 	$(BIN)/python scripts/install_site_js.py $(SITE_STATIC)
 
 site-js: $(STAMP) $(SITE_STATIC).stamp

@@ -14,6 +14,9 @@ against the SHA-512 integrity pinned below (the same value ``package-lock.json``
 record), and only the files the site needs are copied to ``DEST/vendor/<name>/``.
 ``_config.yml`` lists ``DEST`` in ``html_static_path``; these files are never committed.
 
+It also copies ``scripts/widgets-config.js`` (ours, committed) to ``DEST/vendor/``: it points
+RequireJS at the local widget manager and lets the widget manager typeset with MathJax 3.
+
 Usage: ``python scripts/install_site_js.py [DEST]`` (default ``_build/site-static``).
 Tarballs are cached in ``.cache/site-js/`` so a rebuild needs no network.
 """
@@ -117,7 +120,8 @@ def fetch(name: str, version: str, expected: str) -> Path:
 
 def install(dest: Path) -> None:
     stamp = dest.with_name(dest.name + ".stamp")  # outside DEST: Sphinx copies all of DEST
-    pins = json.dumps(PACKAGES)
+    config_js = (ROOT / "scripts" / "widgets-config.js").read_text(encoding="utf-8")
+    pins = json.dumps(PACKAGES) + config_js
     if stamp.exists() and stamp.read_text() == pins:
         print(f"install_site_js: {dest} is up to date")
         return
@@ -140,6 +144,7 @@ def install(dest: Path) -> None:
                 out.write_bytes(source.read())
                 count += 1
         print(f"install_site_js: {name}@{version}: {count} files -> {vendor / folder}")
+    (vendor / "widgets-config.js").write_text(config_js, encoding="utf-8")
     stamp.write_text(pins)
 
 

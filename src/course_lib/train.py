@@ -479,45 +479,59 @@ def evaluate(
     max_sentences: int | None = None,
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
-    """Teacher-forced loss (label-smoothed, per token) and, with ``translate``, greedy
-    exact match (0-1), BLEU and chrF (sacrebleu, one reference each) on ``data``.
+    """Validation scores on (the first ``max_sentences`` pairs of) ``data``.
 
-    Exact match compares the generated ids with the reference's ids (a reference with an
-    unknown word never matches). Returns ``{"loss", "exact_match", "bleu", "chrf", "n"}``.
+    * ``loss``: teacher-forced, label-smoothed loss per real token (as in training);
+    * with ``translate``, each distinct source sentence is translated greedily once and
+      scored against ALL its references (an English sentence repeated with several French
+      translations): ``exact_match`` (0-1: the generated ids equal one reference's ids; a
+      reference with an unknown word never matches), ``bleu`` and ``chrf`` (sacrebleu,
+      0-100), and ``n``, the number of distinct sources.
     """
     import sacrebleu
 
+    if not isinstance(data, EncodedPairs):
+        raise CourseLibError(f"evaluate: data must be EncodedPairs (encode_pairs), got {type(data).__name__}")
     was_training = model.training
     model.eval()
     device = torch.device(device) if device is not None else next(model.parameters()).device
     n = len(data) if max_sentences is None else min(len(data), max_sentences)
-    order = sorted(range(n), key=lambda i: len(data.src[i]))  # little padding
-    total_loss, total_tokens, exact = 0.0, 0, 0
-    hypotheses: list[str] = [""] * n
-    max_positions = model.config.max_len
+    order = sorted(range(n), key=lambda i: len(data.src[i]))  # similar lengths: little padding
+    total_loss, total_tokens = 0.0, 0
     for begin in range(0, n, batch_size):
-        idx = order[begin : begin + batch_size]
-        src, tgt = data.batch(idx)
-        src, tgt = src.to(device), tgt.to(device)
-        decoder_input, labels = teacher_forcing(tgt)
-        logits = model(src, decoder_input)
+        src, tgt = data.batch(order[begin : begin + batch_size])
+        decoder_input, labels = teacher_forcing(tgt.to(device))
+        logits = model(src.to(device), decoder_input)
         total_loss += float(label_smoothed_cross_entropy(logits, labels, smoothing, reduction="sum"))
         total_tokens += int((labels != PAD).sum())
-        if translate:
-            budget = min(max_positions, 2 * src.size(1) + 10)
+    result: dict[str, float] = {"loss": total_loss / max(total_tokens, 1)}
+    if translate:
+        groups: dict[str, list[int]] = {}
+        for i in range(n):
+            groups.setdefault(data.pairs[i][0], []).append(i)
+        firsts = sorted((members[0] for members in groups.values()), key=lambda i: len(data.src[i]))
+        hypotheses: dict[str, tuple[list[int], str]] = {}
+        for begin in range(0, len(firsts), batch_size):
+            idx = firsts[begin : begin + batch_size]
+            src = _pad([data.src[i] for i in idx]).to(device)
+            budget = min(model.config.max_len, 2 * src.size(1) + 10)
             generated = greedy_tokens(model, src, budget).cpu()
             for row, i in enumerate(idx):
                 ids = _strip(generated[row].tolist())
-                reference = data.tgt[i]
-                exact += int(ids == reference and UNK not in reference)
-                hypotheses[i] = tgt_tokenizer.decode(ids)
+                hypotheses[data.pairs[i][0]] = (ids, tgt_tokenizer.decode(ids))
+        exact, hyps, refs = 0, [], []
+        for source, members in groups.items():
+            ids, text = hypotheses[source]
+            exact += int(any(ids == data.tgt[i] and UNK not in data.tgt[i] for i in members))
+            hyps.append(text)
+            refs.append(list(dict.fromkeys(data.pairs[i][1] for i in members)))
+        width = max(len(r) for r in refs)
+        streams = [[r[k] if k < len(r) else None for r in refs] for k in range(width)]
+        result["exact_match"] = exact / len(groups)
+        result["bleu"] = sacrebleu.corpus_bleu(hyps, streams).score
+        result["chrf"] = sacrebleu.corpus_chrf(hyps, streams).score
+        result["n"] = len(groups)
     model.train(was_training)
-    result = {"loss": total_loss / max(total_tokens, 1), "n": n}
-    if translate:
-        references = [data.pairs[i][1] for i in range(n)]
-        result["exact_match"] = exact / max(n, 1)
-        result["bleu"] = sacrebleu.corpus_bleu(hypotheses, [references]).score
-        result["chrf"] = sacrebleu.corpus_chrf(hypotheses, [references]).score
     return result
 
 
@@ -1000,6 +1014,119 @@ class Trainer:
         return "target_exact_match" if self.context.agree_any(reached) else ""
 
 
+# ----------------------------------------------------------------------------------------
+# The course's recipe: which model and settings `course-lib train` uses
+# ----------------------------------------------------------------------------------------
+
+#: The chapter's model on top of ``TransformerConfig.small`` (d_model 128, 4 heads, d_ff 512).
+SMALL_MODEL: dict[str, Any] = {
+    "n_encoder_layers": 3,
+    "n_decoder_layers": 3,
+    "norm_first": True,
+    "tie_embeddings": True,
+    "dropout": 0.1,
+    "max_len": 64,
+}
+
+#: Training settings for the bundled corpus (reaches >= 99% held-out exact match).
+TOY_TRAINING: dict[str, Any] = {
+    "batch_size": 64,
+    "max_steps": 600,
+    "warmup_steps": 200,
+    "lr_scale": 0.3,
+    "label_smoothing": 0.1,
+    "clip_norm": 1.0,
+    "eval_every": 100,
+    "eval_sentences": None,
+}
+
+#: Training settings for real data (Tatoeba or a TSV file): a time budget.
+REAL_TRAINING: dict[str, Any] = {
+    "batch_size": 64,
+    "max_minutes": 10.0,
+    "warmup_steps": 400,
+    "lr_scale": 0.3,
+    "label_smoothing": 0.1,
+    "clip_norm": 1.0,
+    "eval_every": 500,
+    "eval_sentences": 500,
+}
+
+
+def recipe(config: str = "small", corpus: str = "toy", tokenizer: str | None = None) -> dict[str, Any]:
+    """The model fields, training settings and tokenizer `course-lib train` uses.
+
+    ``config`` is ``"small"`` (:data:`SMALL_MODEL`), ``"base"`` (the paper's base model,
+    6 + 6 layers, d_model 512: slow on a CPU) or a JSON file of ``TransformerConfig``
+    fields with an optional ``"training"`` object. ``corpus`` ``"toy"`` picks
+    :data:`TOY_TRAINING`, anything else :data:`REAL_TRAINING`. Returns
+    ``{"model": {...}, "training": {...}, "tokenizer": {"kind", ...}}``.
+    """
+    toy = corpus == "toy"
+    training = dict(TOY_TRAINING if toy else REAL_TRAINING)
+    if config == "small":
+        model = dict(SMALL_MODEL)
+    elif config == "base":
+        model = {"d_model": 512, "n_heads": 8, "n_encoder_layers": 6, "n_decoder_layers": 6,
+                 "d_ff": 2048, "dropout": 0.1, "max_len": 128}
+        training["warmup_steps"] = 4000
+        training["lr_scale"] = 1.0
+    elif isinstance(config, str) and config.endswith(".json"):
+        from course_lib.commands.train import read_config_file
+
+        model, extra = read_config_file(config)
+        training.update(extra)
+    else:
+        raise CourseLibError(f"config must be 'small', 'base' or a .json file, got {config!r}")
+    kind = tokenizer or ("word" if toy else "word")
+    if kind not in ("word", "bpe"):
+        raise CourseLibError(f"tokenizer must be 'word' or 'bpe', got {tokenizer!r}")
+    spec = {"kind": kind, "min_freq": 1 if toy else 2, "vocab_size": 8000}
+    return {"model": model, "training": training, "tokenizer": spec}
+
+
+def fit_tokenizers(pairs: Sequence[tuple[str, str]], spec: dict[str, Any] | None = None):
+    """English and French tokenizers fitted on the training pairs.
+
+    ``spec``: ``{"kind": "word", "min_freq": 1}`` (default) or
+    ``{"kind": "bpe", "vocab_size": 8000}``. Returns ``(src_tokenizer, tgt_tokenizer)``.
+    """
+    from course_lib.tokenize import BPETokenizer, WordTokenizer
+
+    spec = dict(spec or {"kind": "word", "min_freq": 1})
+    if not pairs:
+        raise CourseLibError("fit_tokenizers: no training pairs")
+    english = [e for e, _ in pairs]
+    french = [f for _, f in pairs]
+    if spec.get("kind", "word") == "bpe":
+        size = int(spec.get("vocab_size", 8000))
+        return (BPETokenizer.fit(english, size, "en"), BPETokenizer.fit(french, size, "fr"))
+    min_freq = int(spec.get("min_freq", 1))
+    return (WordTokenizer.fit(english, "en", min_freq), WordTokenizer.fit(french, "fr", min_freq))
+
+
+def build_model(src_tokenizer: Any, tgt_tokenizer: Any, fields_: dict[str, Any] | None = None,
+                seed: int = 0):
+    """A seeded :class:`~course_lib.model.Transformer` sized for the two vocabularies.
+
+    ``fields_`` are ``TransformerConfig`` fields on top of ``TransformerConfig.small``
+    (default :data:`SMALL_MODEL`). Returns ``(model, config)``.
+    """
+    from course_lib.config import TransformerConfig
+    from course_lib.model import Transformer
+
+    overrides = dict(SMALL_MODEL if fields_ is None else fields_)
+    overrides.pop("src_vocab_size", None)
+    overrides.pop("tgt_vocab_size", None)
+    try:
+        config = TransformerConfig.small(src_tokenizer.vocab_size, tgt_tokenizer.vocab_size,
+                                         **overrides)
+    except TypeError as error:
+        raise CourseLibError(f"invalid model config: {error}") from None
+    seed_everything(seed)
+    return Transformer(config), config
+
+
 def train(
     model: nn.Module,
     src_tokenizer: Any,
@@ -1020,7 +1147,13 @@ def train(
 
 
 __all__ = [
+    "REAL_TRAINING",
+    "SMALL_MODEL",
+    "TOY_TRAINING",
     "EncodedPairs",
+    "build_model",
+    "fit_tokenizers",
+    "recipe",
     "History",
     "LabelSmoothingLoss",
     "TrainSettings",

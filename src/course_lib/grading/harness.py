@@ -29,6 +29,10 @@ import signal
 import sys
 import time
 
+# Student code may replace builtins in its process; these references were taken before
+# any student code ran (the child also restores builtins after each piece of student code).
+_isinstance, _str, _type = isinstance, str, type
+
 EXIT_MEMORY = 86  # a child ran out of memory
 EXIT_EXITED = 87  # student code called sys.exit()
 MAX_MESSAGE = 2000
@@ -68,17 +72,17 @@ def _send(fd: int, record: dict) -> None:
 
 def _describe(error: BaseException) -> str:
     try:
-        text = f"{type(error).__name__}: {error}"
+        text = f"{_type(error).__name__}: {error}"
     except Exception:  # a student exception whose __str__ fails
-        text = type(error).__name__
+        text = "an exception"
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "..."
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
-    if isinstance(error, MemoryError):
+    if _isinstance(error, MemoryError):
         return True
     try:
-        text = str(error).lower()
+        text = _str(error).lower()
     except Exception:
         return False
     return any(
@@ -89,7 +93,20 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 def _run_child(exercise: dict, out_fd: int, max_output: int) -> None:
     """Runs in the forked child: the student's cell and function, nothing else."""
+    import builtins
+
     from course_lib.grading import plaindata
+
+    saved_builtins = dict(builtins.__dict__)
+
+    def restore_builtins() -> None:
+        """Undo changes the student's code made to builtins before the harness's own code
+        (messages, encoding) runs again; patching ``isinstance`` or ``print`` then changes
+        nothing but the student's own computation."""
+        current = builtins.__dict__
+        for name in [name for name in current if name not in saved_builtins]:
+            del current[name]
+        current.update(saved_builtins)
 
     def send(record: dict) -> None:
         _send(out_fd, record)
@@ -103,35 +120,49 @@ def _run_child(exercise: dict, out_fd: int, max_output: int) -> None:
         os._exit(code)
 
     source, function = exercise["source"], exercise["function"]
+    # inputs are decoded before any student code runs, so that patching builtins or torch
+    # in the cell cannot change what the function is called with
+    inputs = [
+        (
+            plaindata.decode(case["args"], objects="build"),
+            plaindata.decode(case["kwargs"], objects="build"),
+        )
+        for case in exercise["cases"]
+    ]
     namespace: dict = {"__name__": "__main__"}
     try:
         exec(compile(source, f"<exercise {exercise['id']}>", "exec"), namespace)
     except SystemExit as error:
+        restore_builtins()
         send({"exited": f"the cell called sys.exit({error.code!r})"})
         finish(EXIT_EXITED)
     except BaseException as error:
+        restore_builtins()
         if _is_out_of_memory(error):
             namespace.clear()
             finish(EXIT_MEMORY)
         send({"cell_error": _describe(error)})
         finish(0)
+    restore_builtins()
     student_function = namespace.get(function)
     if not callable(student_function):
         send({"cell_error": f"the cell does not define a function named {function!r}"})
         finish(0)
-    for index, case in enumerate(exercise["cases"]):
-        args = plaindata.decode(case["args"], objects="build")
-        kwargs = plaindata.decode(case["kwargs"], objects="build")
+    for index, (args, kwargs) in enumerate(inputs):
         try:
             output = student_function(*args, **kwargs)
+            restore_builtins()
             text = plaindata.dumps(output, "your output")
         except SystemExit as error:
+            restore_builtins()
             send({"exited": f"the function called sys.exit({error.code!r})"})
             finish(EXIT_EXITED)
         except NotImplementedError:
+            restore_builtins()
             send({"case": index, "error": "not implemented yet (raise NotImplementedError())"})
             continue
         except BaseException as error:
+            restore_builtins()
             if _is_out_of_memory(error):
                 del error
                 namespace.clear()

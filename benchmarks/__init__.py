@@ -1,0 +1,1 @@
+"""Reproducible measurements of the course: run them all with ``python -m benchmarks``."""
