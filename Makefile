@@ -34,7 +34,7 @@ help:
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make format  apply ruff's fixes and formatting"
 	@echo "make venv    create .venv with the pinned versions (done by book and test)"
-	@echo "make bench   run the benchmarks in benchmarks/"
+	@echo "make bench   run the benchmarks (python -m benchmarks)"
 	@echo "make clean   remove build outputs (keeps .venv)"
 
 # --- environment ---------------------------------------------------------------------------
@@ -82,8 +82,7 @@ test: lint unit nbval book site-test
 	@echo "make test: all parts passed"
 
 bench: venv
-	@test -f benchmarks/run.py || { echo "benchmarks/run.py does not exist yet" >&2; exit 2; }
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf _build dist build .pytest_cache .ruff_cache

@@ -189,9 +189,8 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page_and_log(browser):
-    """A fresh page with no network beyond 127.0.0.1, and the log of what went wrong."""
+def open_offline_page(browser):
+    """A new browser context and page that can reach 127.0.0.1 only, and its error log."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     log = PageLog()
 
@@ -217,5 +216,12 @@ def page_and_log(browser):
     page.on("pageerror", lambda error: log.page_errors.append(str(error)))
     page.on("requestfailed", on_request_failed)
     page.on("response", on_response)
+    return context, page, log
+
+
+@pytest.fixture
+def page_and_log(browser):
+    """A fresh page with no network beyond 127.0.0.1, and the log of what went wrong."""
+    context, page, log = open_offline_page(browser)
     yield page, log
     context.close()

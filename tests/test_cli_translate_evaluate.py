@@ -23,7 +23,14 @@ from course_lib.model import Transformer
 from course_lib.tokenize import WordTokenizer
 from course_lib.translate import Translator
 
-SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tatoeba-eng-fra-sample.tsv"
+# A few lines in the Anki/Tatoeba export's layout: English, French, attribution.
+TATOEBA_LINES = [
+    f"{english}\t{french}\tCC-BY 2.0 (France) Attribution: tatoeba.org #{i} (test)"
+    for i, (english, french) in enumerate(
+        [("Go.", "Va !"), ("Go.", "Marche."), ("Hi.", "Salut !"), ("Run!", "Cours !")]
+        + [(f"I love pizza {i}.", f"J'aime la pizza {i}.") for i in range(400)]
+    )
+]
 
 
 def run_cli(*args: str, stdin: str | None = None, env: dict | None = None):
@@ -94,7 +101,9 @@ def corrupt_checkpoints(tmp_path, checkpoint_dir) -> dict[str, Path]:
 @pytest.mark.parametrize("command", ["translate", "evaluate"])
 def test_missing_checkpoint_in_process(command, tmp_path, capsys):
     missing = tmp_path / "no_such_run"
-    args = [command, "--checkpoint", str(missing)] + (["I love pizza"] if command == "translate" else [])
+    args = [command, "--checkpoint", str(missing)] + (
+        ["I love pizza"] if command == "translate" else []
+    )
     code = cli.main(args)
     captured = capsys.readouterr()
     assert code != 0
@@ -106,7 +115,9 @@ def test_missing_checkpoint_in_process(command, tmp_path, capsys):
 @pytest.mark.parametrize("command", ["translate", "evaluate"])
 def test_corrupt_checkpoint_in_process(command, kind, corrupt_checkpoints, capsys):
     path = corrupt_checkpoints[kind]
-    args = [command, "--checkpoint", str(path)] + (["I love pizza"] if command == "translate" else [])
+    args = [command, "--checkpoint", str(path)] + (
+        ["I love pizza"] if command == "translate" else []
+    )
     code = cli.main(args)
     captured = capsys.readouterr()
     assert code != 0
@@ -130,11 +141,15 @@ def test_bad_options_are_clear(checkpoint_dir, tmp_path, capsys):
     assert cli.main(["evaluate", "--checkpoint", str(checkpoint_dir), "--limit", "0"]) == 2
     assert_one_clear_line(capsys.readouterr().err, "--limit must be at least 1, got 0")
     missing = tmp_path / "missing.tsv"
-    assert cli.main(["evaluate", "--checkpoint", str(checkpoint_dir), "--corpus", str(missing)]) == 2
+    assert (
+        cli.main(["evaluate", "--checkpoint", str(checkpoint_dir), "--corpus", str(missing)]) == 2
+    )
     assert_one_clear_line(capsys.readouterr().err, "corpus not found", "missing.tsv")
     malformed = tmp_path / "bad.tsv"
     malformed.write_text("I love pizza\tJ'aime la pizza\nno tab here\n", encoding="utf-8")
-    assert cli.main(["evaluate", "--checkpoint", str(checkpoint_dir), "--corpus", str(malformed)]) == 2
+    assert (
+        cli.main(["evaluate", "--checkpoint", str(checkpoint_dir), "--corpus", str(malformed)]) == 2
+    )
     assert_one_clear_line(capsys.readouterr().err, "line 2")
     long = " ".join(["pizza"] * 40)
     assert cli.main(["translate", "--checkpoint", str(checkpoint_dir), long]) == 2
@@ -193,14 +208,21 @@ def test_evaluate_tatoeba_from_the_cache_offline(checkpoint_dir, tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     with zipfile.ZipFile(cache / "fra-eng.zip", "w") as archive:
-        archive.writestr("fra.txt", SHARED_SAMPLE.read_text(encoding="utf-8"))
+        archive.writestr("fra.txt", "\n".join(TATOEBA_LINES) + "\n")
     result = run_cli(
-        "evaluate", "--checkpoint", str(checkpoint_dir), "--corpus", "tatoeba",
-        "--limit", "20", "--json", env={"COURSE_LIB_CACHE": str(cache)},
+        "evaluate",
+        "--checkpoint",
+        str(checkpoint_dir),
+        "--corpus",
+        "tatoeba",
+        "--limit",
+        "10",
+        "--json",
+        env={"COURSE_LIB_CACHE": str(cache)},
     )
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout.splitlines()[-1])
-    assert scores["n"] == 20
+    assert scores["n"] == 10  # the first 10 distinct English sentences of the test split
 
 
 # ----------------------------------------------------------------------------- bundled

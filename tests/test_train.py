@@ -46,6 +46,15 @@ PAIRS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models train much faster on one thread (no thread hand-offs on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tokenizers(pairs=PAIRS):
     return (
         WordTokenizer.fit([e for e, _ in pairs], "en"),
@@ -418,7 +427,6 @@ def test_trainer_is_deterministic_and_records_history():
     assert {"loss", "exact_match", "bleu", "chrf", "n"} <= set(h1.valid[-1])
     assert h1.stopped == "max_steps"
     assert h1.train[-1]["loss"] < h1.train[0]["loss"]
-    assert not model.training or True
 
 
 def test_trainer_time_budget_and_target():
@@ -429,8 +437,8 @@ def test_trainer_time_budget_and_target():
     assert history.stopped == "max_minutes" and history.train
     model = tiny_model(src_tok, tgt_tok)
     trainer = Trainer(model, src_tok, tgt_tok, PAIRS, PAIRS,
-                      settings(max_steps=400, eval_every=20, target_exact_match=0.5,
-                               lr_scale=3.0))
+                      settings(max_steps=400, eval_every=10, target_exact_match=0.5,
+                               lr_scale=0.1, warmup_steps=10))
     history = trainer.fit()
     assert history.stopped == "target_exact_match"
     assert history.valid[-1]["exact_match"] >= 0.5 and trainer.step < 400

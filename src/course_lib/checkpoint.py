@@ -243,12 +243,16 @@ def _read(path: Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        if "weights_only" in str(error) or "Unsupported global" in str(error):
+        if "Unsupported global" in str(error) or "GLOBAL" in str(error):
             raise CourseLibError(
                 f"checkpoint {path} contains Python objects that are not plain data; refusing "
                 f"to unpickle them (weights_only=True). Was it written by save_checkpoint?"
             ) from None
-        raise CourseLibError(f"checkpoint {path} is corrupt ({first[:120]})") from None
+        reason = str(error).split("WeightsUnpickler error:")[-1].strip().splitlines()
+        detail = reason[0][:100] if reason else first[:100]
+        raise CourseLibError(
+            f"checkpoint {path} is corrupt or truncated and cannot be read ({detail})"
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CourseLibError(

@@ -272,6 +272,8 @@ def to_torch(course: nn.Module) -> nn.Module:
     ``Transformer`` -> ``nn.Transformer``, ``Encoder`` -> ``nn.TransformerEncoder``,
     ``Decoder`` -> ``nn.TransformerDecoder``, ``EncoderLayer``/``DecoderLayer`` -> the
     torch layer; always ``batch_first=True``, in the same train/eval mode as ``course``.
+    Nested tensors are switched off in the encoder, so that padded positions are computed
+    (not zeroed by torch's inference fast path) and outputs agree at every position.
     """
     if isinstance(course, Transformer):
         c: TransformerConfig = course.config
@@ -288,6 +290,10 @@ def to_torch(course: nn.Module) -> nn.Module:
                 batch_first=True,
                 norm_first=c.norm_first,
             )
+        # Without nested tensors, torch's encoder computes padded positions as course_lib
+        # does (its inference fast path would return zeros there), so outputs match everywhere.
+        built.encoder.enable_nested_tensor = False
+        built.encoder.use_nested_tensor = False
     elif isinstance(course, (EncoderLayer, DecoderLayer)):
         layer_type = (
             nn.TransformerEncoderLayer

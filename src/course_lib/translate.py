@@ -1,7 +1,7 @@
 """Step 7: inference - translate sentences the model never saw, score them, look inside.
 
     "I hate pizza" --tokenise--> ids --encode--> memory --greedy/beam--> ids --detokenise-->
-    "Je déteste la pizza."
+    "Je déteste la pizza"
 
 Three pieces, each usable alone:
 
@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from course_lib.batching import pad_sequences
 from course_lib.data import group_references
 from course_lib.errors import CourseLibError
 from course_lib.model import Transformer
@@ -124,23 +125,6 @@ def strip_special(ids: Iterable[int]) -> list[int]:
     return kept
 
 
-def _generated_rows(result: Any) -> list[list[int]]:
-    """The generated ids, one list per sentence, from greedy or beam search results."""
-    tokens = getattr(result, "tokens", result)
-    if isinstance(tokens, torch.Tensor):
-        return tokens.tolist()
-    return [list(map(int, row)) for row in tokens]
-
-
-def _pad_batch(rows: list[list[int]], device: torch.device) -> torch.Tensor:
-    """``rows`` of ids -> ``(batch, longest)`` int64 tensor padded with ``<pad>``."""
-    longest = max(len(row) for row in rows)
-    batch = torch.full((len(rows), longest), PAD, dtype=torch.long)
-    for i, row in enumerate(rows):
-        batch[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    return batch.to(device)
-
-
 def default_max_new_tokens(src_len: int, max_len: int) -> int:
     """How many tokens to generate at most: twice the source plus 10, within ``max_len - 1``.
 
@@ -160,7 +144,7 @@ def _generate(
     """Raw generated ids per sentence (``<end>`` and ``<pad>`` included)."""
     from course_lib.generate import beam_search, greedy_decode
 
-    src = _pad_batch(src_ids, _model_device(model))
+    src = pad_sequences(src_ids).to(_model_device(model))  # (batch, src_len), <pad> = 0
     limit = max_new_tokens or default_max_new_tokens(src.size(1), model.config.max_len)
     if beam_size == 1:
         result = greedy_decode(model, src, max_new_tokens=limit)
@@ -168,7 +152,7 @@ def _generate(
         result = beam_search(
             model, src, beam_size=beam_size, max_new_tokens=limit, length_penalty=length_penalty
         )
-    return _generated_rows(result)
+    return result.tokens.tolist()
 
 
 def translate_ids(

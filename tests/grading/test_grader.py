@@ -205,3 +205,87 @@ def test_masters_grade_full_marks_and_student_copies_zero(tmp_path):
     assert {s: r["total"] for s, r in grades.items()} == {
         m.stem: t for m, t in zip(masters, ["5", "1"])
     }
+
+
+def _exercise(**changes):
+    import torch
+
+    from course_lib.exercises import Case, Exercise
+
+    settings = dict(
+        id="t_double",
+        chapter=1,
+        title="double",
+        function="double",
+        reference=lambda x: x * 2,
+        cases=lambda: [Case("one", (torch.ones(2),))],
+    )
+    settings.update(changes)
+    return Exercise(**settings)
+
+
+def test_prepare_names_the_exercise_and_case_that_cannot_be_graded():
+    from course_lib.exercises import Case
+    from course_lib.grading.grader import prepare
+
+    assert prepare(_exercise()).case_names == ("one",)
+    with pytest.raises(CourseLibError, match="exercise t_double, case 'one': the reference raised"):
+        prepare(_exercise(reference=lambda x: 1 / 0))
+    with pytest.raises(CourseLibError, match="t_double, case 'obj': input.*type object"):
+        prepare(_exercise(cases=lambda: [Case("obj", (object(),))]))
+    with pytest.raises(CourseLibError, match="reference output.*type function"):
+        prepare(_exercise(reference=lambda x: lambda: x))
+    with pytest.raises(CourseLibError, match="t_double: has no cases"):
+        prepare(_exercise(cases=lambda: []))
+
+
+def test_registry_modules_are_checked(tmp_path, monkeypatch):
+    from course_lib.grading.grader import load_registry
+
+    (tmp_path / "reg_none.py").write_text("X = 1\n")
+    (tmp_path / "reg_twice.py").write_text(
+        "from grading_fixture_exercises import EXERCISES as E\nEXERCISES = E + E[:1]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(CourseLibError, match="reg_none.EXERCISES must be a list of Exercise"):
+        load_registry("reg_none")
+    with pytest.raises(CourseLibError, match="duplicate exercise id 'fx_scale'"):
+        load_registry("reg_twice")
+    assert list(load_registry("grading_fixture_exercises")) == [
+        "fx_scale",
+        "fx_softmax",
+        "fx_count",
+    ]
+
+
+def test_grader_and_grade_all_check_their_arguments():
+    from course_lib.grading.grader import Grader, grade_all
+    from course_lib.grading.sandbox import PROCESS_ONLY, Limits, Sandbox
+
+    sandbox = Sandbox(PROCESS_ONLY, Limits())
+    with pytest.raises(CourseLibError, match="unknown exercise id"):
+        Grader({"t_double": _exercise()}, sandbox, ["nope"])
+    with pytest.raises(CourseLibError, match="jobs must be at least 1"):
+        grade_all(Grader({}, sandbox), [], jobs=0)
+
+
+def test_run_job_rejects_an_unknown_isolation():
+    from course_lib.grading.sandbox import Limits, run_job
+
+    with pytest.raises(CourseLibError, match="unknown isolation 'docker'"):
+        run_job({"exercises": []}, Limits(), "docker")
+
+
+def test_gradebook_helpers():
+    from course_lib.grading.gradebook import feedback_filename, format_points
+
+    assert [format_points(p) for p in (2.0, 2 / 3, 0.0, 1.5, -0.0)] == [
+        "2",
+        "0.6667",
+        "0",
+        "1.5",
+        "0",
+    ]
+    assert feedback_filename("../../etc/passwd") == "_.._etc_passwd.md"
+    assert feedback_filename("Zoë Ng") == "Zoë Ng.md"
+    assert feedback_filename("...") == "_.md"

@@ -1,173 +1,227 @@
 """The built website, checked the way a reader sees it: in a browser, with no network.
 
-For every page of ``_toc.yml``: no JavaScript errors, no request leaves 127.0.0.1, math is
-rendered by the site's own MathJax, every image loads, widgets render from their saved state,
-solutions are collapsed. Chapter pages also need a Colab launch link for that notebook and a
-download link, and get a full-page screenshot in ``_build/site-test/``.
+Every page of ``_toc.yml`` is loaded once in headless Chromium (requests to any host but
+127.0.0.1 are aborted); the tests below then check what that visit saw:
+
+- no JavaScript errors, failed requests or requests to other hosts;
+- math rendered by the site's own MathJax, no raw TeX left outside code;
+- every image loaded (non-zero natural width);
+- widgets rendered from their saved state, with the figures they show;
+- hidden inputs (exercise solutions) collapsed;
+- chapters: a Colab launch link for that notebook, a working .ipynb download link, and a
+  full-page screenshot in ``_build/site-test/<chapter>.png``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import BOOK, SHOTS, book_config, toc_files
+from conftest import BOOK, SHOTS, book_config, open_offline_page, toc_files
 
 PAGES = toc_files(BOOK)
 CHAPTERS = [page for page in PAGES if page.startswith("chapters/")]
+HTML = [f"{page}.html" for page in PAGES]
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+RAW_TEX = ("$$", "\\(", "\\)", "\\[", "\\]", "\\frac", "\\sqrt", "\\mathrm")
+
+pytestmark = pytest.mark.browser
 
 
-def open_page(page, base_url: str, path: str) -> None:
-    """Load a page and wait until its scripts have finished (MathJax, widgets, images)."""
-    page.goto(f"{base_url}/{path}", wait_until="load")
+@dataclass
+class Visit:
+    """What one page showed in the browser."""
+
+    path: str
+    source: str
+    problems: list[str]
+    text_length: int = 0
+    math_nodes: int = 0
+    math_rendered: int = 0
+    raw_tex: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+    images: int = 0
+    widget_views: int = 0
+    widget_views_rendered: int = 0
+    widget_images_broken: int = 0
+    hidden_cells: list[dict] = field(default_factory=list)
+    colab_links: list[str] = field(default_factory=list)
+    download_links: list[str] = field(default_factory=list)
+
+
+def wait_until_settled(page) -> None:
+    """Wait for MathJax, the widgets and every image of the page."""
     page.wait_for_load_state("networkidle")
-    # MathJax typesets asynchronously; wait for its promise when the page loads it.
-    page.wait_for_function("() => !window.MathJax || (window.MathJax.startup !== undefined)")
-    page.evaluate("async () => { if (window.MathJax) await window.MathJax.startup.promise; }")
-    # Scroll through the page so nothing waits for visibility, then wait for every image.
+    page.evaluate("async () => { if (window.MathJax?.startup) await MathJax.startup.promise; }")
+    if page.locator(f'script[type="{WIDGET_VIEW}"]').count():
+        page.wait_for_selector(".jupyter-widgets", timeout=30_000)
+        page.wait_for_load_state("networkidle")
     page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
-    page.wait_for_function(
-        "() => Array.from(document.images).every(img => img.complete)", timeout=15_000
-    )
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
     page.evaluate("() => window.scrollTo(0, 0)")
 
 
-def html_of(site: Path, path: str) -> str:
-    return (site / path).read_text(encoding="utf-8")
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("path", [f"{page}.html" for page in PAGES] + ["index.html"])
-def test_page_loads_offline_without_errors(page_and_log, base_url, site, path):
-    page, log = page_and_log
-    open_page(page, base_url, path)
-    assert not log.problems(), f"{path}:\n" + "\n".join(log.problems())
-    assert page.locator("article, main").first.inner_text().strip(), f"{path} has no content"
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("path", [f"{page}.html" for page in PAGES])
-def test_math_is_rendered(page_and_log, base_url, site, path):
-    page, log = page_and_log
-    source = html_of(site, path)
-    open_page(page, base_url, path)
-    math_nodes = page.locator("article .math").count()
-    if math_nodes:
-        assert re.search(r'src="[^"]*_static/vendor/mathjax/tex-chtml\.js', source), (
-            f"{path}: MathJax must come from the site itself"
-        )
-        rendered = page.locator("article mjx-container").count()
-        assert rendered >= math_nodes, f"{path}: {rendered} of {math_nodes} formulas rendered"
-    # Outside code, no TeX delimiters may be left for the reader to see.
+def collect(page, path: str, source: str, problems: list[str]) -> Visit:
+    visit = Visit(path=path, source=source, problems=problems)
+    visit.text_length = len(page.locator("article").first.inner_text().strip())
+    visit.math_nodes = page.locator("article .math").count()
+    visit.math_rendered = page.locator("article mjx-container").count()
     text = page.evaluate(
         """() => {
-            const article = document.querySelector('article') || document.body;
-            const copy = article.cloneNode(true);
+            const copy = document.querySelector('article').cloneNode(true);
             copy.querySelectorAll('pre, code, script, mjx-container, .highlight')
                 .forEach(node => node.remove());
             return copy.innerText;
         }"""
     )
-    for delimiter in ("$$", "\\(", "\\)", "\\[", "\\]", "\\frac", "\\sqrt"):
-        assert delimiter not in text, f"{path}: raw TeX {delimiter!r} left in the page"
-    assert not log.problems(), "\n".join(log.problems())
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("path", [f"{page}.html" for page in PAGES])
-def test_every_image_loads(page_and_log, base_url, path):
-    page, log = page_and_log
-    open_page(page, base_url, path)
-    broken = page.evaluate(
+    visit.raw_tex = [delimiter for delimiter in RAW_TEX if delimiter in text]
+    visit.images = page.evaluate("() => document.images.length")
+    visit.broken_images = page.evaluate(
         """() => Array.from(document.images)
             .filter(img => !(img.complete && img.naturalWidth > 0))
             .map(img => img.getAttribute('src'))"""
     )
-    assert not broken, f"{path}: images that did not load: {broken}"
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("path", [f"{page}.html" for page in PAGES])
-def test_widgets_render_from_saved_state(page_and_log, base_url, site, path):
-    page, log = page_and_log
-    source = html_of(site, path)
-    views = source.count(WIDGET_VIEW)
-    if views == 0:
-        assert WIDGET_STATE not in source or '"state": {}' in source, path
-        return
-    assert WIDGET_STATE in source, f"{path}: widget views but no saved widget state"
-    assert "_static/vendor/html-manager/embed-amd.js" in source, f"{path}: widget JS not local"
-    assert "_static/vendor/requirejs/require.js" in source, f"{path}: RequireJS not local"
-    open_page(page, base_url, path)
-    page.wait_for_selector(".jupyter-widgets", timeout=20_000)
-    rendered = page.evaluate(
+    visit.widget_views = page.locator(f'script[type="{WIDGET_VIEW}"]').count()
+    visit.widget_views_rendered = page.evaluate(
         """(type) => Array.from(document.querySelectorAll(`script[type="${type}"]`))
-            .filter(s => s.parentElement.querySelector('.jupyter-widgets')).length""",
+            .filter(s => { const w = s.parentElement.querySelector('.jupyter-widgets');
+                           return w && w.getBoundingClientRect().height > 0; }).length""",
         WIDGET_VIEW,
     )
-    assert rendered == views, f"{path}: {rendered} of {views} widget views rendered"
-    assert page.locator(".jupyter-widgets").first.is_visible()
-    broken = page.evaluate(
+    visit.widget_images_broken = page.evaluate(
         """() => Array.from(document.querySelectorAll('.jupyter-widgets img'))
             .filter(img => !(img.complete && img.naturalWidth > 0)).length"""
     )
-    assert broken == 0, f"{path}: {broken} figures inside widgets did not load"
-    assert not log.problems(), "\n".join(log.problems())
+    visit.hidden_cells = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.cell.tag_hide-input')).map(cell => {
+            const details = cell.querySelector('details.above-input');
+            const input = cell.querySelector('.cell_input');
+            return {
+                toggle: details !== null,
+                open: details ? details.open : null,
+                input_visible: input ? input.checkVisibility() : null,
+                summary: details ? details.querySelector('summary').innerText : '',
+            };
+        })"""
+    )
+    visit.colab_links = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.dropdown-launch-buttons a'))
+            .map(a => a.href).filter(h => h.includes('colab.research.google.com'))"""
+    )
+    visit.download_links = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.dropdown-download-buttons a'))
+            .map(a => a.getAttribute('href')).filter(h => h && h.endsWith('.ipynb'))"""
+    )
+    return visit
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("path", [f"{page}.html" for page in PAGES])
-def test_hidden_inputs_and_solutions_are_collapsed(page_and_log, base_url, path):
-    page, log = page_and_log
-    open_page(page, base_url, path)
-    hidden = page.locator(".cell.tag_hide-input")
-    for index in range(hidden.count()):
-        cell = hidden.nth(index)
-        details = cell.locator("details.above-input")
-        assert details.count() == 1, f"{path}: hide-input cell {index} has no toggle"
-        assert details.evaluate("node => node.open") is False, f"{path}: cell {index} is open"
-        assert not cell.locator(".cell_input").is_visible(), f"{path}: solution {index} visible"
-        assert "Show code cell source" in details.locator("summary").inner_text()
+@pytest.fixture(scope="session")
+def visit(browser, base_url, site):
+    """visit(path) loads the page once per test session and returns what it showed."""
+    seen: dict[str, Visit] = {}
+
+    def load(path: str) -> Visit:
+        if path not in seen:
+            context, page, log = open_offline_page(browser)
+            try:
+                page.goto(f"{base_url}/{path}", wait_until="load")
+                wait_until_settled(page)
+                source = (site / path).read_text(encoding="utf-8")
+                seen[path] = collect(page, path, source, log.problems())
+                if path.startswith("chapters/"):
+                    shot = SHOTS / f"{Path(path).stem}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+            finally:
+                context.close()
+        return seen[path]
+
+    return load
 
 
-@pytest.mark.browser
+@pytest.mark.parametrize("path", HTML + ["index.html"])
+def test_page_loads_offline_without_errors(visit, path):
+    seen = visit(path)
+    assert not seen.problems, f"{path}:\n" + "\n".join(seen.problems)
+    assert seen.text_length > 0, f"{path} shows no text"
+
+
+@pytest.mark.parametrize("path", HTML)
+def test_math_is_rendered_by_the_sites_own_mathjax(visit, path):
+    seen = visit(path)
+    if seen.math_nodes:
+        assert re.search(r'src="[^"]*_static/vendor/mathjax/tex-chtml\.js', seen.source), (
+            f"{path}: MathJax must be served by the site"
+        )
+        assert seen.math_rendered >= seen.math_nodes, (
+            f"{path}: {seen.math_rendered} of {seen.math_nodes} formulas rendered"
+        )
+    assert not seen.raw_tex, f"{path}: raw TeX left in the page text: {seen.raw_tex}"
+
+
+@pytest.mark.parametrize("path", HTML)
+def test_every_image_loads(visit, path):
+    seen = visit(path)
+    assert not seen.broken_images, f"{path}: images that did not load: {seen.broken_images}"
+
+
+@pytest.mark.parametrize("path", HTML)
+def test_widgets_render_from_saved_state(visit, path):
+    seen = visit(path)
+    if seen.widget_views == 0:
+        return
+    assert WIDGET_STATE in seen.source, f"{path}: widget views but no saved widget state"
+    for script in ("vendor/requirejs/require.js", "vendor/html-manager/embed-amd.js"):
+        assert f"_static/{script}" in seen.source, f"{path}: {script} not served by the site"
+    assert seen.widget_views_rendered == seen.widget_views, (
+        f"{path}: {seen.widget_views_rendered} of {seen.widget_views} widgets rendered"
+    )
+    assert seen.widget_images_broken == 0, f"{path}: figures inside widgets did not load"
+
+
+@pytest.mark.parametrize("path", HTML)
+def test_hidden_inputs_and_solutions_are_collapsed(visit, path):
+    for index, cell in enumerate(visit(path).hidden_cells):
+        where = f"{path}: hidden cell {index}"
+        assert cell["toggle"], f"{where} has no show/hide toggle"
+        assert cell["open"] is False, f"{where} is open"
+        assert cell["input_visible"] is False, f"{where}: its code is visible"
+        assert "Show code cell source" in cell["summary"], where
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_chapter_has_colab_launch_and_download_and_screenshot(
-    page_and_log, base_url, site, chapter
-):
-    page, log = page_and_log
+def test_chapter_has_colab_launch_and_notebook_download(visit, base_url, chapter):
     repo = book_config(BOOK)["repository"]
     github = repo["url"].rstrip("/").removeprefix("https://github.com/")
     prefix = repo.get("path_to_book", "").strip("/")
     notebook = f"{prefix}/{chapter}.ipynb" if prefix else f"{chapter}.ipynb"
     colab = f"https://colab.research.google.com/github/{github}/blob/{repo['branch']}/{notebook}"
 
-    open_page(page, base_url, f"{chapter}.html")
-    page.screenshot(path=str(SHOTS / f"{Path(chapter).name}.png"), full_page=True)
-
-    launch = page.locator(f'.dropdown-launch-buttons a[href="{colab}"]')
-    assert launch.count() == 1, f"{chapter}: no Colab launch button linking to {colab}"
-    download = page.locator(f'.dropdown-download-buttons a[href$="_sources/{chapter}.ipynb"]')
-    assert download.count() == 1, f"{chapter}: no .ipynb download link"
-    response = page.request.get(f"{base_url}/_sources/{chapter}.ipynb")
-    assert response.ok, f"{chapter}: download link answers HTTP {response.status}"
-    downloaded = json.loads(response.text())
+    seen = visit(f"{chapter}.html")
+    assert seen.colab_links == [colab], f"{chapter}: Colab launch links {seen.colab_links}"
+    assert len(seen.download_links) == 1, f"{chapter}: .ipynb download links {seen.download_links}"
+    link = seen.download_links[0]
+    assert link.endswith(f"_sources/{chapter}.ipynb"), link
+    with urllib.request.urlopen(f"{base_url}/_sources/{chapter}.ipynb") as response:
+        downloaded = json.load(response)
     assert downloaded["nbformat"] == 4 and downloaded["cells"], f"{chapter}: not a notebook"
-    assert not log.problems(), "\n".join(log.problems())
+    assert (SHOTS / f"{Path(chapter).name}.png").is_file()
 
 
-@pytest.mark.browser
-def test_search_finds_attention(page_and_log, base_url):
-    page, log = page_and_log
-    page.goto(f"{base_url}/search.html?q=attention", wait_until="load")
-    results = page.locator("#search-results ul.search li")
-    results.first.wait_for(timeout=20_000)
-    assert results.count() >= 1
-    titles = " ".join(results.all_inner_texts()).lower()
-    assert "glossary" in titles or "attention" in titles, titles
-    assert not log.problems(), "\n".join(log.problems())
+def test_search_finds_attention(browser, base_url, site):
+    context, page, log = open_offline_page(browser)
+    try:
+        page.goto(f"{base_url}/search.html?q=attention", wait_until="load")
+        results = page.locator("#search-results ul.search li")
+        results.first.wait_for(timeout=30_000)
+        titles = " | ".join(results.all_inner_texts())
+        assert results.count() >= 1
+        assert "Glossary" in titles, f"the glossary defines attention; results: {titles}"
+        assert not log.problems(), "\n".join(log.problems())
+    finally:
+        context.close()

@@ -25,7 +25,10 @@ def _detokenize_cases() -> list[Case]:
         Case("no elision", (["je", "déteste", "la", "pizza"],)),
         Case("two elisions and a full stop", (["je", "n'", "aime", "pas", "l'", "eau", "."],)),
         Case("a space before ? in French", (["tu", "aimes", "le", "fromage", "?"],)),
-        Case("a space before !, none before ,", (["qu'", "il", "mange", ",", "c'", "est", "bien", "!"],)),
+        Case(
+            "a space before !, none before ,",
+            (["qu'", "il", "mange", ",", "c'", "est", "bien", "!"],),
+        ),
         Case("one word", (["merci"],)),
         Case("no tokens", ([],)),
     ]
@@ -41,7 +44,10 @@ def _exact_match_cases() -> list[Case]:
     return [
         Case(
             "one reference each",
-            (["J'aime la pizza", "Je déteste la pizza"], [["J'aime la pizza"], ["Je hais la pizza"]]),
+            (
+                ["J'aime la pizza", "Je déteste la pizza"],
+                [["J'aime la pizza"], ["Je hais la pizza"]],
+            ),
         ),
         Case(
             "any of several references counts",
@@ -49,7 +55,10 @@ def _exact_match_cases() -> list[Case]:
         ),
         Case(
             "extra spaces do not matter",
-            (["  J'aime   la pizza ", "Elle boit\tde l'eau"], [["J'aime la pizza"], ["Elle boit de l'eau"]]),
+            (
+                ["  J'aime   la pizza ", "Elle boit\tde l'eau"],
+                [["J'aime la pizza"], ["Elle boit de l'eau"]],
+            ),
         ),
         Case(
             "case and punctuation do matter",

@@ -479,9 +479,23 @@ def grade_all(
             file=sys.stderr,
         ) as bar,
     ):
-        futures = [pool.submit(grader.grade, s) for s in submissions]
+        futures = {pool.submit(grader.grade, s): s for s in submissions}
         for future in as_completed(futures):
-            student_result = future.result()
+            try:
+                student_result = future.result()
+            except CourseLibError:  # the exercise registry or the set-up: stop, say why
+                for other in futures:
+                    other.cancel()
+                raise
+            except Exception as error:  # a grader bug must not cost the rest of the batch
+                submission = futures[future]
+                student_result = StudentResult(
+                    submission.student,
+                    [p.name for p in submission.paths],
+                    "crashed",
+                    grader.sandbox.isolation,
+                    notes=[f"the grader failed on this submission: {error!r}; please report it"],
+                )
             results.append(student_result)
             if on_result:
                 on_result(student_result)

@@ -141,7 +141,12 @@ def _run_child(exercise: dict, out_fd: int, max_output: int) -> None:
         if _is_out_of_memory(error):
             namespace.clear()
             finish(EXIT_MEMORY)
-        send({"cell_error": _describe(error)})
+        message = _describe(error)
+        if _isinstance(error, SyntaxError) and any(
+            line.lstrip().startswith(("%", "!")) for line in source.splitlines()
+        ):
+            message += " (IPython magics such as %time or !pip cannot run in the grader)"
+        send({"cell_error": message})
         finish(0)
     restore_builtins()
     student_function = namespace.get(function)

@@ -16,7 +16,8 @@ Each job gets
 Without bubblewrap the job still gets everything above except the file-system, network
 and namespace isolation; the grader then warns loudly and records ``process-only``.
 When that happens as root, the harness switches to the ``nobody`` user before running
-student code, so it cannot write to files that only root may write.
+student code (if ``nobody`` can read the Python installation; the warning says when it
+cannot), so it cannot write to files that only root may write.
 
 Results come back on a pipe (not a file the job could delete), size-capped, one JSON
 object per line; anything that does not parse is ignored.
@@ -205,6 +206,9 @@ class Sandbox:
                 warning), ``"bubblewrap"`` (an error if unavailable) or ``"process-only"``.
             limits: resource limits (defaults: :class:`Limits`).
             hide: folders to cover with an empty mount inside the sandbox.
+
+        Within one process the outcome is remembered per (isolation asked for, memory
+        limit), so later calls skip the empty job.
 
         Raises:
             CourseLibError: the requested isolation is unavailable, or even an empty job

@@ -1,0 +1,137 @@
+"""Run every benchmark and print one JSON object: ``python -m benchmarks``.
+
+The results are also written to ``benchmarks/results/latest.json``, and plots for the
+book's performance page to ``book/images/performance/``. Each figure that has a peer
+(``torch.nn.Transformer``, the uncached decoder) is measured against it in the same run.
+
+Options: ``--only NAME [NAME ...]`` runs a subset (speed, decoding, toy, real, grading,
+notebooks, book); ``--real-minutes M`` shortens the real-corpus training (default 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+THREADS = 2
+ALL = ("speed", "decoding", "toy", "grading", "real", "notebooks", "book")
+HEADLINE = (
+    "train_step_ratio_vs_torch", "inference_forward_ratio_vs_torch", "kv_cache_speedup",
+    "toy_seconds_to_99pct", "real_bleu_10min", "real_chrf_10min", "torch_real_bleu_10min",
+    "torch_real_chrf_10min", "grade_seconds_per_submission", "notebooks_seconds",
+    "book_build_seconds",
+)
+
+
+def _log(message: str) -> None:
+    print(f"[benchmarks] {message}", file=sys.stderr, flush=True)
+
+
+def bench_notebooks() -> dict:
+    """Execute each chapter notebook once (as nbval and the book do) and time it."""
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as out:
+        for notebook in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                 "--ExecutePreprocessor.timeout=900", "--output-dir", out, str(notebook)],
+                check=True, cwd=notebook.parent, capture_output=True)
+            seconds[notebook.stem] = round(time.perf_counter() - start, 1)
+            _log(f"{notebook.name}: {seconds[notebook.stem]} s")
+    return {"notebooks_seconds": round(sum(seconds.values()), 1), "notebook_seconds": seconds}
+
+
+def bench_book() -> dict:
+    """Build the whole website from scratch (every chapter executed), into a temporary folder."""
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        subprocess.run(
+            [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all",
+             "-W", "-n", "--keep-going", "--path-output", out],
+            check=True, cwd=ROOT, capture_output=True)
+        seconds = time.perf_counter() - start
+    return {"book_build_seconds": round(seconds, 1)}
+
+
+def run(only: tuple[str, ...] = ALL, real_minutes: float = 10.0) -> dict:
+    import torch
+
+    from benchmarks.machine import machine_info
+
+    torch.set_num_threads(THREADS)
+    results: dict = {"machine": machine_info(THREADS), "details": {}}
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    for name in only:
+        _log(f"running {name} ...")
+        start = time.perf_counter()
+        if name == "speed":
+            from benchmarks import bench_speed
+
+            output = bench_speed.run(threads=THREADS)
+        elif name == "decoding":
+            from benchmarks import bench_decoding
+
+            output = bench_decoding.run()
+        elif name == "toy":
+            from benchmarks import bench_training
+
+            output = bench_training.run_toy()
+        elif name == "real":
+            from benchmarks import bench_training
+
+            output = bench_training.run_real(minutes=real_minutes)
+        elif name == "grading":
+            from benchmarks import bench_grading
+
+            output = bench_grading.run()
+        elif name == "notebooks":
+            output = bench_notebooks()
+        elif name == "book":
+            output = bench_book()
+        else:
+            raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(ALL)}")
+        results["details"][name] = output
+        results.update({key: output[key] for key in HEADLINE if key in output})
+        timings[name] = round(time.perf_counter() - start, 1)
+        _log(f"{name} done in {timings[name]} s")
+    results["benchmark_seconds"] = timings
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=ALL, default=list(ALL))
+    parser.add_argument("--real-minutes", type=float, default=10.0)
+    parser.add_argument("--no-save", action="store_true", help="do not write results/plots")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
+    results = run(tuple(args.only), args.real_minutes)
+    if not args.no_save:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        details = {**previous.get("details", {}), **results["details"]}
+        previous.update(results)
+        previous["details"] = details
+        RESULTS.write_text(json.dumps(previous, indent=2, sort_keys=True) + "\n")
+        from benchmarks.plots import write_plots
+
+        write_plots(previous, ROOT / "book" / "images" / "performance")
+    print(json.dumps(results, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Tests for course_lib.distributed: two gloo processes on the CPU train exactly like one
+process on the same global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from course_lib.config import TransformerConfig
+from course_lib.distributed import DistributedContext, launched_by_torchrun, shard
+from course_lib.errors import CourseLibError
+from course_lib.model import Transformer
+from course_lib.tokenize import WordTokenizer
+from course_lib.train import TrainSettings, Trainer
+
+PAIRS = [
+    ("I love pizza", "J'aime la pizza"),
+    ("I eat bread", "Je mange du pain"),
+    ("She drinks water", "Elle boit de l'eau"),
+    ("We love cats", "Nous aimons les chats"),
+    ("He eats pizza", "Il mange de la pizza"),
+    ("They love bread", "Ils aiment le pain"),
+    ("You drink water", "Tu bois de l'eau"),
+    ("I love cats", "J'aime les chats"),
+    ("She eats bread", "Elle mange du pain"),
+    ("We drink water", "Nous buvons de l'eau"),
+    ("He loves cats", "Il aime les chats"),
+    ("They drink water", "Ils boivent de l'eau"),
+]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train(context: DistributedContext | None) -> tuple[list[float], list]:
+    torch.set_num_threads(1)
+    src_tok = WordTokenizer.fit([e for e, _ in PAIRS], "en")
+    tgt_tok = WordTokenizer.fit([f for _, f in PAIRS], "fr")
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(src_tok.vocab_size, tgt_tok.vocab_size, d_model=32,
+                                          n_heads=2, n_encoder_layers=1, n_decoder_layers=1,
+                                          d_ff=64, dropout=0.0, max_len=32))
+    settings = TrainSettings(batch_size=6, max_steps=4, warmup_steps=2, lr_scale=0.5,
+                             log_every=1, eval_every=100, device="cpu", progress=False)
+    trainer = Trainer(model, src_tok, tgt_tok, PAIRS, None, settings, context=context)
+    history = trainer.fit()
+    weights = [(n, p.detach().clone()) for n, p in model.named_parameters()]
+    return [r["loss"] for r in history.train], weights
+
+
+def _worker(rank: int, world_size: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size))
+    context = DistributedContext.from_env("cpu")
+    try:
+        assert context.backend == "gloo" and context.world_size == world_size
+        losses, weights = _train(context)
+        torch.save({"losses": losses, "weights": weights}, f"{out}.{rank}")
+    finally:
+        context.close()
+
+
+def test_two_gloo_processes_match_one_process(tmp_path):
+    single_losses, single_weights = _train(None)
+    out = str(tmp_path / "result")
+    mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+    for rank in range(2):
+        result = torch.load(f"{out}.{rank}", weights_only=True)
+        # every process reports the loss of the whole global batch ...
+        assert result["losses"] == pytest.approx(single_losses, rel=1e-5, abs=1e-6)
+        # ... and ends with the same weights as the single process. Except the key biases:
+        # adding b to every key adds q.b to a whole row of scores, which softmax ignores,
+        # so their true gradient is 0 and what is left is rounding noise (~1e-9) that Adam
+        # (eps 1e-9) turns into a full-size step in a random direction. They cannot change
+        # any output, which the equal losses confirm.
+        for (name, a), b in zip(single_weights, result["weights"]):
+            if name.endswith("k_proj.bias"):
+                continue
+            assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), name
+    assert single_losses[-1] < single_losses[0]
+
+
+def test_shard_and_single_context():
+    assert shard([10, 11, 12, 13, 14, 15], 0, 2) == [10, 12, 14]
+    assert shard([10, 11, 12, 13, 14, 15], 1, 2) == [11, 13, 15]
+    assert sorted(shard(list(range(9)), 0, 3) + shard(list(range(9)), 1, 3)
+                  + shard(list(range(9)), 2, 3)) == list(range(9))
+    with pytest.raises(CourseLibError, match="rank"):
+        shard([1, 2], 2, 2)
+    context = DistributedContext.single("cpu")
+    assert context.is_main and not context.distributed
+    model = torch.nn.Linear(2, 2)
+    assert context.wrap(model) is model
+    value = torch.tensor(3.0)
+    assert context.all_reduce_sum(value) is value
+    assert context.agree_max(1.5) == 1.5 and context.agree_any(True)
+    context.barrier()
+    context.close()
+
+
+def test_from_env_without_torchrun_is_a_single_process(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert not launched_by_torchrun()
+    assert not DistributedContext.from_env("cpu").distributed
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("RANK", raising=False)
+    assert launched_by_torchrun()
+    with pytest.raises(CourseLibError, match="launch with torchrun"):
+        DistributedContext.from_env("cpu")
+    monkeypatch.setenv("WORLD_SIZE", "many")
+    assert not launched_by_torchrun()
+
+
+def test_batch_size_must_split_evenly_across_processes():
+    src_tok = WordTokenizer.fit([e for e, _ in PAIRS], "en")
+    tgt_tok = WordTokenizer.fit([f for _, f in PAIRS], "fr")
+    model = Transformer(TransformerConfig(src_tok.vocab_size, tgt_tok.vocab_size, d_model=16,
+                                          n_heads=2, n_encoder_layers=1, n_decoder_layers=1,
+                                          d_ff=16, max_len=16))
+    context = DistributedContext(0, 4, 0, torch.device("cpu"), "gloo")  # not initialised: only sizes
+    with pytest.raises(CourseLibError, match="divisible by the number of processes"):
+        Trainer(model, src_tok, tgt_tok, PAIRS, None,
+                TrainSettings(batch_size=6, max_steps=1, device="cpu"), context=context)
+
+
+@pytest.mark.slow
+def test_course_lib_train_under_torchrun(tmp_path):
+    corpus = tmp_path / "pairs.tsv"
+    corpus.write_text("".join(f"{e}\t{f}\n" for e, f in PAIRS * 3), encoding="utf-8")
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"d_model": 32, "n_heads": 2, "n_encoder_layers": 1,
+                                  "n_decoder_layers": 1, "d_ff": 64, "max_len": 32,
+                                  "training": {"eval_every": 2, "batch_size": 4}}))
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+         f"--master_port={_free_port()}", "-m", "course_lib.cli", "train", "--corpus",
+         str(corpus), "--out", str(out), "--config", str(config), "--steps", "4",
+         "--device", "cpu", "--quiet"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=Path(__file__).parent,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["processes"] == 2 and metrics["steps"] == 4
+    assert (out / "checkpoint.pt").is_file()
+    assert result.stdout.count("training on") == 1  # only rank 0 prints
