@@ -26,7 +26,7 @@ from course_lib.config import TransformerConfig
 from course_lib.errors import CourseLibError
 from course_lib.model import Transformer
 from course_lib.tokenize import WordTokenizer
-from course_lib.train import TrainSettings, Trainer, make_optimizer
+from course_lib.train import Trainer, TrainSettings, make_optimizer
 
 PAIRS = [
     ("I love pizza", "J'aime la pizza"),
@@ -51,21 +51,39 @@ def one_thread():
 
 
 def tokenizers():
-    return (WordTokenizer.fit([e for e, _ in PAIRS], "en"),
-            WordTokenizer.fit([f for _, f in PAIRS], "fr"))
+    return (
+        WordTokenizer.fit([e for e, _ in PAIRS], "en"),
+        WordTokenizer.fit([f for _, f in PAIRS], "fr"),
+    )
 
 
 def tiny_model(src_tok, tgt_tok, dropout=0.1, seed=0, **overrides):
     torch.manual_seed(seed)
-    fields = dict(d_model=32, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=64,
-                  dropout=dropout, max_len=32)
+    fields = dict(
+        d_model=32,
+        n_heads=2,
+        n_encoder_layers=1,
+        n_decoder_layers=1,
+        d_ff=64,
+        dropout=dropout,
+        max_len=32,
+    )
     fields.update(overrides)
     return Transformer(TransformerConfig(src_tok.vocab_size, tgt_tok.vocab_size, **fields))
 
 
 def settings(**overrides):
-    base = dict(batch_size=4, max_steps=6, warmup_steps=4, lr_scale=0.3, eval_every=3,
-                log_every=1, device="cpu", progress=False, seed=5)
+    base = dict(
+        batch_size=4,
+        max_steps=6,
+        warmup_steps=4,
+        lr_scale=0.3,
+        eval_every=3,
+        log_every=1,
+        device="cpu",
+        progress=False,
+        seed=5,
+    )
     base.update(overrides)
     return TrainSettings(**base)
 
@@ -73,8 +91,9 @@ def settings(**overrides):
 def write(tmp_path, name="ckpt.pt", **kwargs):
     src_tok, tgt_tok = tokenizers()
     model = tiny_model(src_tok, tgt_tok)
-    path = save_checkpoint(tmp_path / name, model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok,
-                           **kwargs)
+    path = save_checkpoint(
+        tmp_path / name, model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok, **kwargs
+    )
     return path, model, src_tok, tgt_tok
 
 
@@ -84,9 +103,12 @@ def write(tmp_path, name="ckpt.pt", **kwargs):
 
 
 def test_round_trip_gives_the_same_model_and_tokenizers(tmp_path):
-    path, model, src_tok, tgt_tok = write(tmp_path, metrics={"bleu": 12.5},
-                                          metadata={"command": "course-lib train"},
-                                          training={"step": 7})
+    path, model, src_tok, tgt_tok = write(
+        tmp_path,
+        metrics={"bleu": 12.5},
+        metadata={"command": "course-lib train"},
+        training={"step": 7},
+    )
     loaded = load_checkpoint(path)
     assert isinstance(loaded, Checkpoint)
     assert not loaded.model.training
@@ -111,8 +133,9 @@ def test_checkpoint_holds_only_plain_data(tmp_path):
     src_tok, tgt_tok = tokenizers()
     model = tiny_model(src_tok, tgt_tok)
     optimizer = make_optimizer(model)
-    path = save_checkpoint(tmp_path / "c.pt", model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok,
-                           optimizer=optimizer)
+    path = save_checkpoint(
+        tmp_path / "c.pt", model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok, optimizer=optimizer
+    )
     state = torch.load(path, weights_only=True)  # would raise on any pickled object
     assert state["format"] == FORMAT and state["format_version"] == FORMAT_VERSION
     assert isinstance(state["config"], dict) and isinstance(state["src_tokenizer"], dict)
@@ -153,8 +176,9 @@ def test_atomic_write_leaves_no_temporary_files_and_keeps_the_old_file(tmp_path)
     path, model, src_tok, tgt_tok = write(tmp_path, "c.pt")
     before = path.read_bytes()
     with pytest.raises(CourseLibError, match="plain data"):
-        save_checkpoint(path, model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok,
-                        metadata={"when": object()})
+        save_checkpoint(
+            path, model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok, metadata={"when": object()}
+        )
     assert path.read_bytes() == before
 
     class Exploding:
@@ -245,7 +269,9 @@ def test_mismatched_config_weights_and_vocabularies(tmp_path):
     with pytest.raises(CourseLibError, match="wider.pt does not match its config: shape mismatch"):
         load_checkpoint(wider)
     deeper = _edit(path, tmp_path, "deeper.pt", lambda s: s["config"].update(n_encoder_layers=2))
-    with pytest.raises(CourseLibError, match="deeper.pt does not match its config: missing weights"):
+    with pytest.raises(
+        CourseLibError, match="deeper.pt does not match its config: missing weights"
+    ):
         load_checkpoint(deeper)
 
     def vocab(state):
@@ -266,18 +292,25 @@ def test_save_bad_arguments(tmp_path):
     src_tok, tgt_tok = tokenizers()
     model = tiny_model(src_tok, tgt_tok)
     with pytest.raises(CourseLibError, match="course_lib Transformer"):
-        save_checkpoint(tmp_path / "x.pt", torch.nn.Linear(2, 2), src_tokenizer=src_tok,
-                        tgt_tokenizer=tgt_tok)
+        save_checkpoint(
+            tmp_path / "x.pt", torch.nn.Linear(2, 2), src_tokenizer=src_tok, tgt_tokenizer=tgt_tok
+        )
     with pytest.raises(CourseLibError, match="src_tokenizer must be a tokenizer"):
         save_checkpoint(tmp_path / "x.pt", model, src_tokenizer="en", tgt_tokenizer=tgt_tok)
     with pytest.raises(CourseLibError, match="weights_dtype"):
-        save_checkpoint(tmp_path / "x.pt", model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok,
-                        weights_dtype=torch.int8)
+        save_checkpoint(
+            tmp_path / "x.pt",
+            model,
+            src_tokenizer=src_tok,
+            tgt_tokenizer=tgt_tok,
+            weights_dtype=torch.int8,
+        )
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(CourseLibError, match="cannot create the checkpoint folder"):
-        save_checkpoint(blocker / "sub" / "x.pt", model, src_tokenizer=src_tok,
-                        tgt_tokenizer=tgt_tok)
+        save_checkpoint(
+            blocker / "sub" / "x.pt", model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok
+        )
 
 
 def test_translation_only_checkpoint_cannot_resume(tmp_path):
@@ -296,12 +329,25 @@ def test_resume_equals_uninterrupted_training_with_dropout(tmp_path):
     src_tok, tgt_tok = tokenizers()
     n = 6  # with batch 4 and 10 pairs (2 batches per epoch) this crosses epochs
 
-    straight = Trainer(tiny_model(src_tok, tgt_tok, dropout=0.3), src_tok, tgt_tok, PAIRS,
-                       PAIRS[:3], settings(max_steps=2 * n))
+    straight = Trainer(
+        tiny_model(src_tok, tgt_tok, dropout=0.3),
+        src_tok,
+        tgt_tok,
+        PAIRS,
+        PAIRS[:3],
+        settings(max_steps=2 * n),
+    )
     history = straight.fit()
 
-    first = Trainer(tiny_model(src_tok, tgt_tok, dropout=0.3), src_tok, tgt_tok, PAIRS,
-                    PAIRS[:3], settings(max_steps=n), out_dir=tmp_path)
+    first = Trainer(
+        tiny_model(src_tok, tgt_tok, dropout=0.3),
+        src_tok,
+        tgt_tok,
+        PAIRS,
+        PAIRS[:3],
+        settings(max_steps=n),
+        out_dir=tmp_path,
+    )
     first.fit()
     assert (tmp_path / "checkpoint.pt").is_file()
     torch.manual_seed(999)  # disturb every generator between the two halves
@@ -319,8 +365,9 @@ def test_resume_equals_uninterrupted_training_with_dropout(tmp_path):
 
 def test_resume_in_the_same_trainer_state_round_trip(tmp_path):
     src_tok, tgt_tok = tokenizers()
-    trainer = Trainer(tiny_model(src_tok, tgt_tok), src_tok, tgt_tok, PAIRS, None,
-                      settings(max_steps=3))
+    trainer = Trainer(
+        tiny_model(src_tok, tgt_tok), src_tok, tgt_tok, PAIRS, None, settings(max_steps=3)
+    )
     trainer.fit()
     path = trainer.save(tmp_path / "t.pt")
     loaded = load_checkpoint(path)

@@ -19,7 +19,7 @@ from course_lib.distributed import DistributedContext, launched_by_torchrun, sha
 from course_lib.errors import CourseLibError
 from course_lib.model import Transformer
 from course_lib.tokenize import WordTokenizer
-from course_lib.train import TrainSettings, Trainer
+from course_lib.train import Trainer, TrainSettings
 
 PAIRS = [
     ("I love pizza", "J'aime la pizza"),
@@ -56,11 +56,29 @@ def _train(context: DistributedContext | None) -> tuple[list[float], list]:
     src_tok = WordTokenizer.fit([e for e, _ in PAIRS], "en")
     tgt_tok = WordTokenizer.fit([f for _, f in PAIRS], "fr")
     torch.manual_seed(0)
-    model = Transformer(TransformerConfig(src_tok.vocab_size, tgt_tok.vocab_size, d_model=32,
-                                          n_heads=2, n_encoder_layers=1, n_decoder_layers=1,
-                                          d_ff=64, dropout=0.0, max_len=32))
-    settings = TrainSettings(batch_size=6, max_steps=4, warmup_steps=2, lr_scale=0.5,
-                             log_every=1, eval_every=100, device="cpu", progress=False)
+    model = Transformer(
+        TransformerConfig(
+            src_tok.vocab_size,
+            tgt_tok.vocab_size,
+            d_model=32,
+            n_heads=2,
+            n_encoder_layers=1,
+            n_decoder_layers=1,
+            d_ff=64,
+            dropout=0.0,
+            max_len=32,
+        )
+    )
+    settings = TrainSettings(
+        batch_size=6,
+        max_steps=4,
+        warmup_steps=2,
+        lr_scale=0.5,
+        log_every=1,
+        eval_every=100,
+        device="cpu",
+        progress=False,
+    )
     trainer = Trainer(model, src_tok, tgt_tok, PAIRS, None, settings, context=context)
     history = trainer.fit()
     weights = [(n, p.detach().clone()) for n, p in model.named_parameters()]
@@ -68,8 +86,13 @@ def _train(context: DistributedContext | None) -> tuple[list[float], list]:
 
 
 def _worker(rank: int, world_size: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+    )
     context = DistributedContext.from_env("cpu")
     try:
         assert context.backend == "gloo" and context.world_size == world_size
@@ -92,7 +115,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         # so their true gradient is 0 and what is left is rounding noise (~1e-9) that Adam
         # (eps 1e-9) turns into a full-size step in a random direction. They cannot change
         # any output, which the equal losses confirm.
-        for (name, a), b in zip(single_weights, result["weights"]):
+        for (name, a), (_, b) in zip(single_weights, result["weights"]):
             if name.endswith("k_proj.bias"):
                 continue
             assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), name
@@ -102,8 +125,9 @@ def test_two_gloo_processes_match_one_process(tmp_path):
 def test_shard_and_single_context():
     assert shard([10, 11, 12, 13, 14, 15], 0, 2) == [10, 12, 14]
     assert shard([10, 11, 12, 13, 14, 15], 1, 2) == [11, 13, 15]
-    assert sorted(shard(list(range(9)), 0, 3) + shard(list(range(9)), 1, 3)
-                  + shard(list(range(9)), 2, 3)) == list(range(9))
+    assert sorted(
+        shard(list(range(9)), 0, 3) + shard(list(range(9)), 1, 3) + shard(list(range(9)), 2, 3)
+    ) == list(range(9))
     with pytest.raises(CourseLibError, match="rank"):
         shard([1, 2], 2, 2)
     context = DistributedContext.single("cpu")
@@ -133,13 +157,31 @@ def test_from_env_without_torchrun_is_a_single_process(monkeypatch):
 def test_batch_size_must_split_evenly_across_processes():
     src_tok = WordTokenizer.fit([e for e, _ in PAIRS], "en")
     tgt_tok = WordTokenizer.fit([f for _, f in PAIRS], "fr")
-    model = Transformer(TransformerConfig(src_tok.vocab_size, tgt_tok.vocab_size, d_model=16,
-                                          n_heads=2, n_encoder_layers=1, n_decoder_layers=1,
-                                          d_ff=16, max_len=16))
-    context = DistributedContext(0, 4, 0, torch.device("cpu"), "gloo")  # not initialised: only sizes
+    model = Transformer(
+        TransformerConfig(
+            src_tok.vocab_size,
+            tgt_tok.vocab_size,
+            d_model=16,
+            n_heads=2,
+            n_encoder_layers=1,
+            n_decoder_layers=1,
+            d_ff=16,
+            max_len=16,
+        )
+    )
+    context = DistributedContext(
+        0, 4, 0, torch.device("cpu"), "gloo"
+    )  # not initialised: only sizes
     with pytest.raises(CourseLibError, match="divisible by the number of processes"):
-        Trainer(model, src_tok, tgt_tok, PAIRS, None,
-                TrainSettings(batch_size=6, max_steps=1, device="cpu"), context=context)
+        Trainer(
+            model,
+            src_tok,
+            tgt_tok,
+            PAIRS,
+            None,
+            TrainSettings(batch_size=6, max_steps=1, device="cpu"),
+            context=context,
+        )
 
 
 @pytest.mark.slow
@@ -147,17 +189,48 @@ def test_course_lib_train_under_torchrun(tmp_path):
     corpus = tmp_path / "pairs.tsv"
     corpus.write_text("".join(f"{e}\t{f}\n" for e, f in PAIRS * 3), encoding="utf-8")
     config = tmp_path / "tiny.json"
-    config.write_text(json.dumps({"d_model": 32, "n_heads": 2, "n_encoder_layers": 1,
-                                  "n_decoder_layers": 1, "d_ff": 64, "max_len": 32,
-                                  "training": {"eval_every": 2, "batch_size": 4}}))
+    config.write_text(
+        json.dumps(
+            {
+                "d_model": 32,
+                "n_heads": 2,
+                "n_encoder_layers": 1,
+                "n_decoder_layers": 1,
+                "d_ff": 64,
+                "max_len": 32,
+                "training": {"eval_every": 2, "batch_size": 4},
+            }
+        )
+    )
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-         f"--master_port={_free_port()}", "-m", "course_lib.cli", "train", "--corpus",
-         str(corpus), "--out", str(out), "--config", str(config), "--steps", "4",
-         "--device", "cpu", "--quiet"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=Path(__file__).parent,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            f"--master_port={_free_port()}",
+            "-m",
+            "course_lib.cli",
+            "train",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(out),
+            "--config",
+            str(config),
+            "--steps",
+            "4",
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=Path(__file__).parent,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())

@@ -25,6 +25,15 @@ from course_lib.model import Transformer
 from course_lib.tokenize import END, PAD, START
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and a busy shared machine cannot slow them."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def tiny_model(
     tgt_vocab: int = 20, seed: int = 0, norm_first: bool = False, sharpness: float = 1.0
 ) -> Transformer:

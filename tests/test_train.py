@@ -18,8 +18,8 @@ from course_lib.train import (
     PAD,
     START,
     LabelSmoothingLoss,
-    TrainSettings,
     Trainer,
+    TrainSettings,
     WarmupInverseSqrtSchedule,
     bucketed_batches,
     encode_pairs,
@@ -64,8 +64,15 @@ def tokenizers(pairs=PAIRS):
 
 def tiny_model(src_tok, tgt_tok, dropout=0.0, seed=0, **overrides):
     torch.manual_seed(seed)
-    settings = dict(d_model=32, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=64,
-                    dropout=dropout, max_len=32)
+    settings = dict(
+        d_model=32,
+        n_heads=2,
+        n_encoder_layers=1,
+        n_decoder_layers=1,
+        d_ff=64,
+        dropout=dropout,
+        max_len=32,
+    )
     settings.update(overrides)
     return Transformer(TransformerConfig(src_tok.vocab_size, tgt_tok.vocab_size, **settings))
 
@@ -105,8 +112,9 @@ def test_teacher_forcing_on_a_real_batch_and_empty_row():
 
 
 def test_teacher_forcing_custom_ids():
-    decoder_input, labels = teacher_forcing(torch.tensor([[7, 8, -1]]), start_id=100,
-                                            end_id=101, pad_id=-1)
+    decoder_input, labels = teacher_forcing(
+        torch.tensor([[7, 8, -1]]), start_id=100, end_id=101, pad_id=-1
+    )
     assert decoder_input.tolist() == [[100, 7, 8, -1]]
     assert labels.tolist() == [[7, 8, 101, -1]]
 
@@ -139,15 +147,17 @@ def test_loss_matches_torch_cross_entropy(smoothing):
     labels[0, 3:] = PAD
     labels[2, 1:] = PAD
     ours = label_smoothed_cross_entropy(logits, labels, smoothing)
-    theirs = F.cross_entropy(logits.reshape(-1, 11), labels.reshape(-1), ignore_index=PAD,
-                             label_smoothing=smoothing)
+    theirs = F.cross_entropy(
+        logits.reshape(-1, 11), labels.reshape(-1), ignore_index=PAD, label_smoothing=smoothing
+    )
     assert torch.allclose(ours, theirs, atol=1e-6)
     # and the gradients agree
     a = logits.clone().requires_grad_()
     b = logits.clone().requires_grad_()
     label_smoothed_cross_entropy(a, labels, smoothing).backward()
-    F.cross_entropy(b.reshape(-1, 11), labels.reshape(-1), ignore_index=PAD,
-                    label_smoothing=smoothing).backward()
+    F.cross_entropy(
+        b.reshape(-1, 11), labels.reshape(-1), ignore_index=PAD, label_smoothing=smoothing
+    ).backward()
     assert torch.allclose(a.grad, b.grad, atol=1e-6)
 
 
@@ -170,8 +180,9 @@ def test_all_padding_batch_gives_zero_and_zero_gradients():
     loss.backward()
     assert torch.equal(logits.grad, torch.zeros_like(logits))
     # torch's own cross_entropy gives nan here: the documented difference
-    assert math.isnan(F.cross_entropy(logits.reshape(-1, 5), labels.reshape(-1),
-                                      ignore_index=PAD).item())
+    assert math.isnan(
+        F.cross_entropy(logits.reshape(-1, 5), labels.reshape(-1), ignore_index=PAD).item()
+    )
 
 
 @pytest.mark.parametrize("scale", [1e4, 1e30])
@@ -193,14 +204,17 @@ def test_minus_infinity_logits_stay_finite(smoothing):
     loss.backward()
     assert torch.isfinite(logits.grad).all()
     # the correct class ruled out entirely: large but finite
-    assert torch.isfinite(label_smoothed_cross_entropy(logits.detach(), torch.tensor([1]), smoothing))
+    assert torch.isfinite(
+        label_smoothed_cross_entropy(logits.detach(), torch.tensor([1]), smoothing)
+    )
 
 
 def test_tiny_vocabularies():
     # V = 1: the only class is certain; nothing to learn, loss 0 for any smoothing
     for smoothing in (0.0, 0.1, 1.0):
-        loss = label_smoothed_cross_entropy(torch.randn(3, 1), torch.tensor([0, 0, 0]), smoothing,
-                                            ignore_index=-100)
+        loss = label_smoothed_cross_entropy(
+            torch.randn(3, 1), torch.tensor([0, 0, 0]), smoothing, ignore_index=-100
+        )
         assert loss.item() == 0.0
     # V = 2 (no division by V - 2 anywhere), with padding id 0 among the classes
     logits = torch.randn(4, 2)
@@ -269,7 +283,9 @@ def test_noam_schedule_values():
     assert peak == pytest.approx(6.99e-4, rel=1e-3)
     assert noam_schedule(warmup - 1, d, warmup) < peak > noam_schedule(warmup + 1, d, warmup)
     assert noam_schedule(4 * warmup, d, warmup) == pytest.approx(peak / 2)
-    assert noam_schedule(100, d, warmup, scale=2.0) == pytest.approx(2 * noam_schedule(100, d, warmup))
+    assert noam_schedule(100, d, warmup, scale=2.0) == pytest.approx(
+        2 * noam_schedule(100, d, warmup)
+    )
 
 
 @pytest.mark.parametrize(
@@ -405,8 +421,17 @@ def test_every_parameter_gets_a_gradient(norm_first, tie):
 
 
 def settings(**overrides):
-    base = dict(batch_size=4, max_steps=12, warmup_steps=4, lr_scale=1.0, eval_every=6,
-                log_every=2, device="cpu", progress=False, seed=0)
+    base = dict(
+        batch_size=4,
+        max_steps=12,
+        warmup_steps=4,
+        lr_scale=1.0,
+        eval_every=6,
+        log_every=2,
+        device="cpu",
+        progress=False,
+        seed=0,
+    )
     base.update(overrides)
     return TrainSettings(**base)
 
@@ -432,13 +457,21 @@ def test_trainer_is_deterministic_and_records_history():
 def test_trainer_time_budget_and_target():
     src_tok, tgt_tok = tokenizers()
     model = tiny_model(src_tok, tgt_tok)
-    history = Trainer(model, src_tok, tgt_tok, PAIRS, None,
-                      settings(max_steps=None, max_minutes=0.02)).fit()
+    history = Trainer(
+        model, src_tok, tgt_tok, PAIRS, None, settings(max_steps=None, max_minutes=0.02)
+    ).fit()
     assert history.stopped == "max_minutes" and history.train
     model = tiny_model(src_tok, tgt_tok)
-    trainer = Trainer(model, src_tok, tgt_tok, PAIRS, PAIRS,
-                      settings(max_steps=400, eval_every=10, target_exact_match=0.5,
-                               lr_scale=0.1, warmup_steps=10))
+    trainer = Trainer(
+        model,
+        src_tok,
+        tgt_tok,
+        PAIRS,
+        PAIRS,
+        settings(
+            max_steps=400, eval_every=10, target_exact_match=0.5, lr_scale=0.1, warmup_steps=10
+        ),
+    )
     history = trainer.fit()
     assert history.stopped == "target_exact_match"
     assert history.valid[-1]["exact_match"] >= 0.5 and trainer.step < 400
@@ -447,13 +480,25 @@ def test_trainer_time_budget_and_target():
 def test_train_function_and_evaluate_groups_references():
     src_tok, tgt_tok = tokenizers()
     model = tiny_model(src_tok, tgt_tok)
-    history = train(model, src_tok, tgt_tok, PAIRS, None, max_steps=3, batch_size=4,
-                    device="cpu", progress=False)
+    history = train(
+        model,
+        src_tok,
+        tgt_tok,
+        PAIRS,
+        None,
+        max_steps=3,
+        batch_size=4,
+        device="cpu",
+        progress=False,
+    )
     assert history.stopped == "max_steps" and not history.valid
     duplicated = PAIRS[:3] + [(PAIRS[0][0], "J'adore la pizza")]
     data = encode_pairs(duplicated, src_tok, WordTokenizer.fit([f for _, f in duplicated], "fr"))
-    result = evaluate(tiny_model(src_tok, WordTokenizer.fit([f for _, f in duplicated], "fr")),
-                      data, WordTokenizer.fit([f for _, f in duplicated], "fr"))
+    result = evaluate(
+        tiny_model(src_tok, WordTokenizer.fit([f for _, f in duplicated], "fr")),
+        data,
+        WordTokenizer.fit([f for _, f in duplicated], "fr"),
+    )
     assert result["n"] == 3  # "I love pizza" translated once, scored against 2 references
     assert 0 <= result["exact_match"] <= 1 and result["loss"] > 0
     with pytest.raises(CourseLibError, match="EncodedPairs"):

@@ -85,8 +85,13 @@ def get_rng_state() -> dict[str, Any]:
         import numpy as np
 
         kind, keys, pos, has_gauss, cached = np.random.get_state()
-        state["numpy"] = [kind, torch.from_numpy(keys.astype(np.int64)), int(pos),
-                          int(has_gauss), float(cached)]
+        state["numpy"] = [
+            kind,
+            torch.from_numpy(keys.astype(np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ]
     except ImportError:  # pragma: no cover - numpy is a dependency
         pass
     return state
@@ -137,7 +142,9 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CourseLibError(f"cannot create the checkpoint folder {folder}: {error.strerror}") from None
+        raise CourseLibError(
+            f"cannot create the checkpoint folder {folder}: {error.strerror}"
+        ) from None
     try:
         handle = tempfile.NamedTemporaryFile(
             dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
@@ -182,9 +189,13 @@ def save_checkpoint(
     from course_lib.model import Transformer
 
     if not isinstance(model, Transformer):
-        raise CourseLibError(f"save_checkpoint needs a course_lib Transformer, got {type(model).__name__}")
+        raise CourseLibError(
+            f"save_checkpoint needs a course_lib Transformer, got {type(model).__name__}"
+        )
     if weights_dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise CourseLibError(f"weights_dtype must be float32, float16 or bfloat16, got {weights_dtype}")
+        raise CourseLibError(
+            f"weights_dtype must be float32, float16 or bfloat16, got {weights_dtype}"
+        )
     for name, tokenizer in (("src_tokenizer", src_tokenizer), ("tgt_tokenizer", tgt_tokenizer)):
         if not hasattr(tokenizer, "to_dict"):
             raise CourseLibError(f"save_checkpoint: {name} must be a tokenizer with to_dict()")
@@ -295,7 +306,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
         src_tokenizer = tokenizer_from_dict(state["src_tokenizer"])
         tgt_tokenizer = tokenizer_from_dict(state["tgt_tokenizer"])
     except (CourseLibError, TypeError) as error:
-        raise CourseLibError(f"checkpoint {path} has an invalid config or tokenizer: {error}") from None
+        raise CourseLibError(
+            f"checkpoint {path} has an invalid config or tokenizer: {error}"
+        ) from None
     for side, tokenizer, size in (
         ("source", src_tokenizer, config.src_vocab_size),
         ("target", tgt_tokenizer, config.tgt_vocab_size),
@@ -306,7 +319,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
                 f"{tokenizer.vocab_size} tokens but the config says {side} vocab size {size}"
             )
     weights = state["model"]
-    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+    if not isinstance(weights, dict) or not all(
+        isinstance(v, torch.Tensor) for v in weights.values()
+    ):
         raise CourseLibError(f"checkpoint {path}: 'model' must be a dict of tensors")
     model = Transformer(config)
     expected = model.state_dict()
@@ -325,10 +340,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
             parts.append(f"unexpected weights {unexpected[:3]}")
         if wrong:
             parts.append(f"shape mismatch (checkpoint vs config) {wrong[:3]}")
-        raise CourseLibError(
-            f"checkpoint {path} does not match its config: {'; '.join(parts)}"
-        )
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
+        raise CourseLibError(f"checkpoint {path} does not match its config: {'; '.join(parts)}")
+    model.load_state_dict(
+        {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    )
     model.to(device)
     model.eval()
     metadata = dict(state.get("metadata") or {})
@@ -377,7 +392,9 @@ def restore_training_state(
         if scaler is not None and checkpoint.scaler is not None:
             scaler.load_state_dict(checkpoint.scaler)
     except (ValueError, KeyError, RuntimeError) as error:
-        raise CourseLibError(f"checkpoint {path}: cannot restore the optimizer state ({error})") from None
+        raise CourseLibError(
+            f"checkpoint {path}: cannot restore the optimizer state ({error})"
+        ) from None
     return dict(checkpoint.training)
 
 

@@ -491,7 +491,9 @@ def evaluate(
     import sacrebleu
 
     if not isinstance(data, EncodedPairs):
-        raise CourseLibError(f"evaluate: data must be EncodedPairs (encode_pairs), got {type(data).__name__}")
+        raise CourseLibError(
+            f"evaluate: data must be EncodedPairs (encode_pairs), got {type(data).__name__}"
+        )
     was_training = model.training
     model.eval()
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -502,7 +504,9 @@ def evaluate(
         src, tgt = data.batch(order[begin : begin + batch_size])
         decoder_input, labels = teacher_forcing(tgt.to(device))
         logits = model(src.to(device), decoder_input)
-        total_loss += float(label_smoothed_cross_entropy(logits, labels, smoothing, reduction="sum"))
+        total_loss += float(
+            label_smoothed_cross_entropy(logits, labels, smoothing, reduction="sum")
+        )
         total_tokens += int((labels != PAD).sum())
     result: dict[str, float] = {"loss": total_loss / max(total_tokens, 1)}
     if translate:
@@ -572,11 +576,17 @@ class TrainSettings:
         for name in positive_ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise CourseLibError(f"training setting {name} must be an integer >= 1, got {value!r}")
+                raise CourseLibError(
+                    f"training setting {name} must be an integer >= 1, got {value!r}"
+                )
         for name in ("max_steps", "checkpoint_every", "eval_sentences"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise CourseLibError(f"training setting {name} must be an integer >= 1 or None, got {value!r}")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise CourseLibError(
+                    f"training setting {name} must be an integer >= 1 or None, got {value!r}"
+                )
         if self.max_minutes is not None and not (
             isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0
         ):
@@ -623,7 +633,9 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
-        return cls(list(data.get("train", [])), list(data.get("valid", [])), data.get("stopped", ""))
+        return cls(
+            list(data.get("train", [])), list(data.get("valid", [])), data.get("stopped", "")
+        )
 
     def plot(self, ax: Any = None) -> Any:
         """Training and validation loss against the step (a matplotlib Axes)."""
@@ -636,11 +648,19 @@ def _plot_history(history: History, ax: Any = None) -> Any:
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     if history.train:
-        ax.plot([h["step"] for h in history.train], [h["loss"] for h in history.train],
-                label="training loss", lw=1)
+        ax.plot(
+            [h["step"] for h in history.train],
+            [h["loss"] for h in history.train],
+            label="training loss",
+            lw=1,
+        )
     if history.valid:
-        ax.plot([h["step"] for h in history.valid], [h["loss"] for h in history.valid],
-                "o-", label="validation loss")
+        ax.plot(
+            [h["step"] for h in history.valid],
+            [h["loss"] for h in history.valid],
+            "o-",
+            label="validation loss",
+        )
     ax.set_xlabel("step")
     ax.set_ylabel("loss (label-smoothed, per token)")
     ax.legend(loc="upper right")
@@ -733,14 +753,18 @@ class Trainer:
         from course_lib.model import Transformer
 
         if not isinstance(model, Transformer):
-            raise CourseLibError(f"Trainer needs a course_lib Transformer, got {type(model).__name__}")
+            raise CourseLibError(
+                f"Trainer needs a course_lib Transformer, got {type(model).__name__}"
+            )
         self.settings = settings if settings is not None else TrainSettings(max_steps=1000)
         if not isinstance(self.settings, TrainSettings):
             raise CourseLibError(f"settings must be TrainSettings, got {type(settings).__name__}")
         from course_lib.distributed import DistributedContext
 
-        self.context = context if context is not None else DistributedContext.single(
-            select_device(self.settings.device)
+        self.context = (
+            context
+            if context is not None
+            else DistributedContext.single(select_device(self.settings.device))
         )
         self.device = self.context.device
         self.model = model.to(self.device)
@@ -784,6 +808,7 @@ class Trainer:
         self._tgt_lengths = [len(t) for t in self.train_data.tgt]
         self._epoch_batches: list[list[int]] | None = None
         self._rng_to_restore: dict[str, Any] | None = None
+        self._validated_at = -1
 
     # -- state for checkpoints ------------------------------------------------------------
 
@@ -856,8 +881,11 @@ class Trainer:
         while True:
             if self._epoch_batches is None:
                 self._epoch_batches = bucketed_batches(
-                    self._src_lengths, self._tgt_lengths, self.settings.batch_size,
-                    self.settings.seed, self.epoch,
+                    self._src_lengths,
+                    self._tgt_lengths,
+                    self.settings.batch_size,
+                    self.settings.seed,
+                    self.epoch,
                 )
             if self.batch_index < len(self._epoch_batches):
                 batch = self._epoch_batches[self.batch_index]
@@ -916,9 +944,12 @@ class Trainer:
         if self.valid_data is None:
             return {}
         result = evaluate(
-            self.model, self.valid_data, self.tgt_tokenizer,
+            self.model,
+            self.valid_data,
+            self.tgt_tokenizer,
             smoothing=self.settings.label_smoothing,
-            max_sentences=self.settings.eval_sentences, device=self.device,
+            max_sentences=self.settings.eval_sentences,
+            device=self.device,
         )
         record = {"step": self.step, "train_seconds": round(self.train_seconds, 3), **result}
         self.history.valid.append(record)
@@ -952,8 +983,14 @@ class Trainer:
             seed_everything(s.seed)
         self.model.train()
         show = s.progress and context.is_main
-        bar = tqdm(total=s.max_steps, initial=self.step, disable=not show, desc="training",
-                   unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=s.max_steps,
+            initial=self.step,
+            disable=not show,
+            desc="training",
+            unit="step",
+            dynamic_ncols=True,
+        )
         live = _LivePlot() if (s.live_plot and context.is_main and _in_notebook()) else None
         flag = {"stop": False}
         window: list[float] = []
@@ -993,9 +1030,8 @@ class Trainer:
                     if context.agree_any(flag["stop"]):
                         reason = "interrupted"
                         break
-            if reason not in ("target_exact_match", "interrupted") and self.valid_data is not None and (
-                not self.history.valid or self.history.valid[-1]["step"] != self.step
-            ):
+            final_check = reason not in ("target_exact_match", "interrupted")
+            if final_check and self.valid_data is not None and self._validated_at != self.step:
                 self._validate_and_check()
         finally:
             bar.close()
@@ -1008,6 +1044,8 @@ class Trainer:
         return self.history
 
     def _validate_and_check(self) -> str:
+        """Validate on rank 0; every process learns whether the target was reached."""
+        self._validated_at = self.step
         record = self.validate() if self.context.is_main else {}
         target = self.settings.target_exact_match
         reached = bool(target is not None and record.get("exact_match", 0.0) >= target)
@@ -1053,7 +1091,9 @@ REAL_TRAINING: dict[str, Any] = {
 }
 
 
-def recipe(config: str = "small", corpus: str = "toy", tokenizer: str | None = None) -> dict[str, Any]:
+def recipe(
+    config: str = "small", corpus: str = "toy", tokenizer: str | None = None
+) -> dict[str, Any]:
     """The model fields, training settings and tokenizer `course-lib train` uses.
 
     ``config`` is ``"small"`` (:data:`SMALL_MODEL`), ``"base"`` (the paper's base model,
@@ -1067,14 +1107,22 @@ def recipe(config: str = "small", corpus: str = "toy", tokenizer: str | None = N
     if config == "small":
         model = dict(SMALL_MODEL)
     elif config == "base":
-        model = {"d_model": 512, "n_heads": 8, "n_encoder_layers": 6, "n_decoder_layers": 6,
-                 "d_ff": 2048, "dropout": 0.1, "max_len": 128}
+        model = {
+            "d_model": 512,
+            "n_heads": 8,
+            "n_encoder_layers": 6,
+            "n_decoder_layers": 6,
+            "d_ff": 2048,
+            "dropout": 0.1,
+            "max_len": 128,
+        }
         training["warmup_steps"] = 4000
         training["lr_scale"] = 1.0
     elif isinstance(config, str) and config.endswith(".json"):
         from course_lib.commands.train import read_config_file
 
-        model, extra = read_config_file(config)
+        fields_, extra = read_config_file(config)
+        model = {**SMALL_MODEL, **fields_}
         training.update(extra)
     else:
         raise CourseLibError(f"config must be 'small', 'base' or a .json file, got {config!r}")
@@ -1105,8 +1153,9 @@ def fit_tokenizers(pairs: Sequence[tuple[str, str]], spec: dict[str, Any] | None
     return (WordTokenizer.fit(english, "en", min_freq), WordTokenizer.fit(french, "fr", min_freq))
 
 
-def build_model(src_tokenizer: Any, tgt_tokenizer: Any, fields_: dict[str, Any] | None = None,
-                seed: int = 0):
+def build_model(
+    src_tokenizer: Any, tgt_tokenizer: Any, fields_: dict[str, Any] | None = None, seed: int = 0
+):
     """A seeded :class:`~course_lib.model.Transformer` sized for the two vocabularies.
 
     ``fields_`` are ``TransformerConfig`` fields on top of ``TransformerConfig.small``
@@ -1119,8 +1168,9 @@ def build_model(src_tokenizer: Any, tgt_tokenizer: Any, fields_: dict[str, Any] 
     overrides.pop("src_vocab_size", None)
     overrides.pop("tgt_vocab_size", None)
     try:
-        config = TransformerConfig.small(src_tokenizer.vocab_size, tgt_tokenizer.vocab_size,
-                                         **overrides)
+        config = TransformerConfig.small(
+            src_tokenizer.vocab_size, tgt_tokenizer.vocab_size, **overrides
+        )
     except TypeError as error:
         raise CourseLibError(f"invalid model config: {error}") from None
     seed_everything(seed)
@@ -1140,8 +1190,13 @@ def train(
     corpus.valid, max_steps=600)``. Keyword arguments are :class:`TrainSettings` fields.
     Returns the :class:`History`."""
     trainer = Trainer(
-        model, src_tokenizer, tgt_tokenizer, train_pairs, valid_pairs,
-        TrainSettings(**settings), out_dir,
+        model,
+        src_tokenizer,
+        tgt_tokenizer,
+        train_pairs,
+        valid_pairs,
+        TrainSettings(**settings),
+        out_dir,
     )
     return trainer.fit()
 

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -28,7 +29,7 @@ from fixture_notebooks import write_masters
 
 from course_lib.cli import main
 from course_lib.exercises import all_exercises
-from course_lib.grading.grader import load_registry
+from course_lib.grading.grader import load_registry, prepare
 
 pytestmark = pytest.mark.slow
 
@@ -213,7 +214,14 @@ def build_class(course, sentinel: Path, out: Path):
     def answers(changes: dict[str, str]) -> dict[str, str]:
         return {i: changes.get(i, masters[i]) for i in ids}
 
-    all_wrong = {i: with_body(masters[i], WRONG) for i in ids}
+    # a wrong answer is None, or a string where None would be right
+    wrong_body = {
+        i: 'return "not the answer"'
+        if any(v is None for v in prepare(registry[i]).expected)
+        else WRONG
+        for i in ids
+    }
+    all_wrong = {i: with_body(masters[i], wrong_body[i]) for i in ids}
     attack_targets = [
         out / "grades.csv",
         out / "pwned.txt",
@@ -225,7 +233,7 @@ def build_class(course, sentinel: Path, out: Path):
     plan = {
         "reference": (answers({}), full, "ok"),
         "wrong": (
-            answers({i: with_body(masters[i], WRONG) for i in wrong_ones}),
+            answers({i: all_wrong[i] for i in wrong_ones}),
             {i: 0.0 if i in wrong_ones else full[i] for i in ids},
             "ok",
         ),
@@ -292,7 +300,7 @@ def processes_with(marker: bytes) -> list[str]:
     return found
 
 
-def test_release_and_grade_a_hostile_class(course, capsys):
+def test_release_and_grade_a_hostile_class(course, capsys, monkeypatch):
     sentinel = ROOT / "test-output" / f"e2e-sentinel-{uuid.uuid4().hex[:12]}"
     sentinel.mkdir(parents=True)
     try:
@@ -303,6 +311,9 @@ def test_release_and_grade_a_hostile_class(course, capsys):
         sentinel_before = digest(sentinel)
         release_before = digest(course["release"])
         chapters = sorted({course["registry"][i].chapter for i in ids})
+        work = course["base"] / "work"  # the sandboxes' working folders go here
+        work.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(work))
         started = time.monotonic()
         code = main(
             [
@@ -363,7 +374,7 @@ def test_release_and_grade_a_hostile_class(course, capsys):
         assert not Path(f"/tmp/course-lib-e2e-{sentinel.name}").exists()
         time.sleep(0.5)
         assert processes_with(b"--memory-mb\0" + str(MEMORY_MB).encode()) == []
-        assert not list(Path("/tmp").glob("course-lib-job-*"))  # every work dir removed
+        assert list(work.iterdir()) == []  # every working folder removed
         print(
             f"\nrelease {course['release_seconds']:.1f} s; grading {len(expected)} "
             f"submissions ({len(ids)} exercises each) {grade_seconds:.1f} s; {printed}"

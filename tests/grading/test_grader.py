@@ -289,3 +289,20 @@ def test_gradebook_helpers():
     assert feedback_filename("../../etc/passwd") == "_.._etc_passwd.md"
     assert feedback_filename("Zoë Ng") == "Zoë Ng.md"
     assert feedback_filename("...") == "_.md"
+
+
+def test_process_only_fallback_is_loud_and_recorded(tmp_path, capsys):
+    (tmp_path / "subs").mkdir()
+    nbformat.write(filled(["fx_count"], SOLUTIONS), tmp_path / "subs" / "ana.ipynb")
+    out = tmp_path / "out"
+    args = ["grade", str(tmp_path / "subs"), "--out", str(out), "--isolation", "process-only"]
+    assert main([*args, *REGISTRY, "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("WARNING: no sandbox") == 2  # before and after grading
+    assert "process-only isolation" in captured.out
+    results = json.loads((out / "results.json").read_text())
+    assert results["grader"]["isolation"] == "process-only"
+    assert results["grader"]["warning"].startswith("WARNING: no sandbox")
+    assert [s["isolation"] for s in results["students"]] == ["process-only"]
+    assert read_grades(out)["ana"]["total"] == "1"
+    assert "Isolation: process-only" in (out / "feedback" / "ana.md").read_text()

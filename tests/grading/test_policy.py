@@ -30,6 +30,12 @@ SOFTMAX = ("torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax
             [],
         ),
         ("def f(x) return", []),  # does not parse: the sandbox reports it
+        ("def f(x):\n    raise ValueError('softmax needs a 2-D input')", []),
+        (
+            "import importlib\nm = importlib.import_module('torch.nn.functional')\n"
+            "f = getattr(m, 'softmax')",
+            ["softmax"],
+        ),
     ],
 )
 def test_forbidden_uses(source, found):

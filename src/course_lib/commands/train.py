@@ -39,36 +39,73 @@ SPLIT = {"valid_fraction": 0.05, "test_fraction": 0.05, "seed": 0}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--corpus", default="toy", metavar="toy|tatoeba|PATH",
-                        help="what to train on (default: toy, the bundled corpus)")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="directory for checkpoint.pt and metrics.json")
-    parser.add_argument("--config", default="small", metavar="small|base|FILE.json",
-                        help="model size: 'small' (the course's CPU recipe, default), 'base' "
-                             "(the paper's), or a JSON file of TransformerConfig fields, "
-                             "optionally with a 'training' object of TrainSettings fields")
-    parser.add_argument("--minutes", type=float, default=None, metavar="M",
-                        help="stop after M minutes of training")
-    parser.add_argument("--steps", type=int, default=None, metavar="N",
-                        help="stop after N optimiser steps")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                        help="where to train (auto: CUDA, then MPS, then CPU)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from DIR/checkpoint.pt")
+    parser.add_argument(
+        "--corpus",
+        default="toy",
+        metavar="toy|tatoeba|PATH",
+        help="what to train on (default: toy, the bundled corpus)",
+    )
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="directory for checkpoint.pt and metrics.json"
+    )
+    parser.add_argument(
+        "--config",
+        default="small",
+        metavar="small|base|FILE.json",
+        help="model size: 'small' (the course's CPU recipe, default), 'base' "
+        "(the paper's), or a JSON file of TransformerConfig fields, "
+        "optionally with a 'training' object of TrainSettings fields",
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=None, metavar="M", help="stop after M minutes of training"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, metavar="N", help="stop after N optimiser steps"
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="where to train (auto: CUDA, then MPS, then CPU)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     parser.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (0)")
-    parser.add_argument("--batch-size", type=int, default=None, metavar="B",
-                        help="sentence pairs per step, over all processes")
-    parser.add_argument("--eval-every", type=int, default=None, metavar="N",
-                        help="validate every N steps")
-    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
-                        help="write checkpoint.pt every N steps (default: at validation)")
-    parser.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
-                        help="mixed precision (auto: bf16/fp16 on a GPU, fp32 on the CPU)")
-    parser.add_argument("--tokenizer", default=None, choices=["word", "bpe"],
-                        help="word-level (default) or BPE sub-words")
-    parser.add_argument("--weights-dtype", default="float32", choices=["float32", "float16"],
-                        help="also write model.pt, translation-only, with weights in this "
-                             "dtype (float16 halves its size)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="B",
+        help="sentence pairs per step, over all processes",
+    )
+    parser.add_argument(
+        "--eval-every", type=int, default=None, metavar="N", help="validate every N steps"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="write checkpoint.pt every N steps (default: at validation)",
+    )
+    parser.add_argument(
+        "--precision",
+        default=None,
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="mixed precision (auto: bf16/fp16 on a GPU, fp32 on the CPU)",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        choices=["word", "bpe"],
+        help="word-level (default) or BPE sub-words",
+    )
+    parser.add_argument(
+        "--weights-dtype",
+        default="float32",
+        choices=["float32", "float16"],
+        help="also write model.pt, translation-only, with weights in this "
+        "dtype (float16 halves its size)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -98,8 +135,14 @@ def load_corpus(corpus: str) -> dict[str, Any]:
 
     if corpus == "toy":
         toy = data.make_toy_corpus()
-        return {"train": toy.train, "valid": toy.valid, "test": toy.test,
-                "generalisation": toy.generalisation, "name": "toy", "split": None}
+        return {
+            "train": toy.train,
+            "valid": toy.valid,
+            "test": toy.test,
+            "generalisation": toy.generalisation,
+            "name": "toy",
+            "split": None,
+        }
     if corpus == "tatoeba":
         pairs = data.load_tatoeba()
         name = "tatoeba"
@@ -113,9 +156,17 @@ def load_corpus(corpus: str) -> dict[str, Any]:
         name = str(path)
     splits = data.split_by_source(pairs, **SPLIT)
     if not splits.train:
-        raise CourseLibError(f"corpus {name} has too few sentences to train on ({len(pairs)} pairs)")
-    return {"train": splits.train, "valid": splits.valid or None, "test": splits.test,
-            "generalisation": [], "name": name, "split": dict(SPLIT)}
+        raise CourseLibError(
+            f"corpus {name} has too few sentences to train on ({len(pairs)} pairs)"
+        )
+    return {
+        "train": splits.train,
+        "valid": splits.valid or None,
+        "test": splits.test,
+        "generalisation": [],
+        "name": name,
+        "split": dict(SPLIT),
+    }
 
 
 def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -137,9 +188,15 @@ def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def apply_arguments(settings: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Command-line options override recipe and file settings."""
-    mapping = {"steps": "max_steps", "minutes": "max_minutes", "seed": "seed",
-               "batch_size": "batch_size", "eval_every": "eval_every",
-               "checkpoint_every": "checkpoint_every", "precision": "precision"}
+    mapping = {
+        "steps": "max_steps",
+        "minutes": "max_minutes",
+        "seed": "seed",
+        "batch_size": "batch_size",
+        "eval_every": "eval_every",
+        "checkpoint_every": "checkpoint_every",
+        "precision": "precision",
+    }
     for option, key in mapping.items():
         value = getattr(args, option)
         if value is not None:
@@ -154,8 +211,9 @@ def apply_arguments(settings: dict[str, Any], args: argparse.Namespace) -> dict[
 
 
 def _write_json(path: Path, data: Any) -> None:
-    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False, encoding="utf-8")
+    handle = tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8"
+    )
     try:
         with handle:
             json.dump(data, handle, indent=2, ensure_ascii=False)
@@ -169,6 +227,35 @@ def _write_json(path: Path, data: Any) -> None:
 # ----------------------------------------------------------------------------------------
 # The command
 # ----------------------------------------------------------------------------------------
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The ``course-lib train ...`` command that reproduces this run (recorded in checkpoints)."""
+    import shlex
+
+    parts = ["course-lib", "train", "--corpus", args.corpus, "--out", str(args.out)]
+    if args.config != "small":
+        parts += ["--config", args.config]
+    for option in (
+        "minutes",
+        "steps",
+        "seed",
+        "batch_size",
+        "eval_every",
+        "checkpoint_every",
+        "precision",
+        "tokenizer",
+    ):
+        value = getattr(args, option)
+        if value is not None:
+            parts += ["--" + option.replace("_", "-"), str(value)]
+    if args.device != "auto":
+        parts += ["--device", args.device]
+    if args.weights_dtype != "float32":
+        parts += ["--weights-dtype", args.weights_dtype]
+    if args.resume:
+        parts.append("--resume")
+    return " ".join(shlex.quote(part) for part in parts)
 
 
 def _validate_args(args: argparse.Namespace) -> None:
@@ -192,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     corpus = load_corpus(args.corpus)
     context = DistributedContext.from_env(args.device)
     say = print if context.is_main else (lambda *a, **k: None)
-    command = "course-lib " + " ".join(sys.argv[1:]) if sys.argv else "course-lib train"
+    command = command_line(args)
     try:
         if args.resume:
             checkpoint_file = out / "checkpoint.pt"
@@ -200,47 +287,69 @@ def run(args: argparse.Namespace) -> int:
                 raise CourseLibError(f"--resume: nothing to resume, no checkpoint.pt in {out}")
             checkpoint = load_checkpoint(checkpoint_file)
             settings_dict = dict(checkpoint.training.get("settings") or {})
-            model, src_tok, tgt_tok = (checkpoint.model, checkpoint.src_tokenizer,
-                                       checkpoint.tgt_tokenizer)
+            model, src_tok, tgt_tok = (
+                checkpoint.model,
+                checkpoint.src_tokenizer,
+                checkpoint.tgt_tokenizer,
+            )
             model.train()
         else:
             checkpoint = None
             recipe = training.recipe(args.config, corpus["name"], args.tokenizer)
             src_tok, tgt_tok = training.fit_tokenizers(corpus["train"], recipe["tokenizer"])
             model_fields = dict(recipe["model"])
-            model, config = training.build_model(src_tok, tgt_tok, model_fields,
-                                                 seed=args.seed if args.seed is not None else 0)
+            model, config = training.build_model(
+                src_tok, tgt_tok, model_fields, seed=args.seed if args.seed is not None else 0
+            )
             settings_dict = dict(recipe["training"])
         settings = training.TrainSettings.from_dict(apply_arguments(settings_dict, args))
-        metadata = {"command": command, "corpus": corpus["name"], "split": corpus["split"],
-                    "source_format": "token ids without <start>/<end>"}
+        metadata = {
+            "command": command,
+            "corpus": corpus["name"],
+            "split": corpus["split"],
+            "source_format": "token ids without <start>/<end>",
+        }
 
         def report(record: dict[str, Any]) -> None:
             from tqdm.auto import tqdm
 
-            text = (f"step {record['step']}: valid loss {record['loss']:.3f}, exact match "
-                    f"{100 * record.get('exact_match', 0):.1f}%, BLEU {record.get('bleu', 0):.1f}")
+            text = (
+                f"step {record['step']}: valid loss {record['loss']:.3f}, exact match "
+                f"{100 * record.get('exact_match', 0):.1f}%, BLEU {record.get('bleu', 0):.1f}"
+            )
             if settings.progress:
                 tqdm.write(text)
             else:
                 print(text, flush=True)
 
         trainer = training.Trainer(
-            model, src_tok, tgt_tok, corpus["train"], corpus["valid"], settings, out,
-            context=context, on_validation=report if context.is_main else None,
+            model,
+            src_tok,
+            tgt_tok,
+            corpus["train"],
+            corpus["valid"],
+            settings,
+            out,
+            context=context,
+            on_validation=report if context.is_main else None,
             metadata=metadata,
         )
         if checkpoint is not None:
             trainer.load_state(checkpoint)
             say(f"resuming from {out / 'checkpoint.pt'} at step {trainer.step}")
-        say(f"training on {corpus['name']}: {len(trainer.train_data)} pairs, "
+        say(
+            f"training on {corpus['name']}: {len(trainer.train_data)} pairs, "
             f"{model.num_parameters():,} parameters, device {context.device}"
-            + (f", {context.world_size} processes" if context.distributed else ""), flush=True)
+            + (f", {context.world_size} processes" if context.distributed else ""),
+            flush=True,
+        )
         began = time.perf_counter()
         history = trainer.fit()
         if history.stopped == "interrupted":
-            say(f"interrupted at step {trainer.step}; checkpoint saved to {out / 'checkpoint.pt'}",
-                file=sys.stderr)
+            say(
+                f"interrupted at step {trainer.step}; checkpoint saved to {out / 'checkpoint.pt'}",
+                file=sys.stderr,
+            )
             return 130
         if not context.is_main:
             return 0
@@ -260,23 +369,33 @@ def run(args: argparse.Namespace) -> int:
         }
         for name in ("test", "generalisation"):
             if corpus[name]:
-                data = training.encode_pairs(corpus[name], src_tok, tgt_tok,
-                                             model.config.max_len, name)
+                data = training.encode_pairs(
+                    corpus[name], src_tok, tgt_tok, model.config.max_len, name
+                )
                 metrics[name] = training.evaluate(
-                    model, data, tgt_tok, smoothing=settings.label_smoothing,
-                    device=context.device)
+                    model, data, tgt_tok, smoothing=settings.label_smoothing, device=context.device
+                )
         metrics["history"] = history.to_dict()
         _write_json(out / "metrics.json", metrics)
         if args.weights_dtype == "float16":
-            save_checkpoint(out / "model.pt", model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok,
-                            training={"step": trainer.step}, save_rng=False,
-                            metrics={k: metrics[k] for k in ("test", "valid") if metrics.get(k)},
-                            metadata=metadata, weights_dtype=torch.float16)
+            save_checkpoint(
+                out / "model.pt",
+                model,
+                src_tokenizer=src_tok,
+                tgt_tokenizer=tgt_tok,
+                training={"step": trainer.step},
+                save_rng=False,
+                metrics={k: metrics[k] for k in ("test", "valid") if metrics.get(k)},
+                metadata=metadata,
+                weights_dtype=torch.float16,
+            )
         test = metrics.get("test")
         summary = f"done: {trainer.step} steps in {trainer.train_seconds:.0f} s of training"
         if test:
-            summary += (f"; test exact match {100 * test['exact_match']:.1f}%, "
-                        f"BLEU {test['bleu']:.1f}, chrF {test['chrf']:.1f}")
+            summary += (
+                f"; test exact match {100 * test['exact_match']:.1f}%, "
+                f"BLEU {test['bleu']:.1f}, chrF {test['chrf']:.1f}"
+            )
         say(summary)
         say(f"wrote {out / 'checkpoint.pt'} and {out / 'metrics.json'}")
         return 0

@@ -8,8 +8,9 @@ cell's syntax tree, in the grader's process, without running anything:
 
 * imports and attribute chains, with aliases resolved (``import torch.nn.functional as F``
   then ``F.scaled_dot_product_attention`` is ``torch.nn.functional.scaled_dot_product_attention``);
-* any attribute access or string constant (docstrings excepted) that spells the last part
-  of a forbidden name, which catches ``getattr(module, "scaled_dot_product_attention")``.
+* any attribute access, or string constant that is a (dotted) name, spelling the last part
+  of a forbidden name, which catches ``getattr(module, "scaled_dot_product_attention")``
+  (docstrings and prose strings such as error messages are not looked at).
 
 It is a deterrent: code built from pieces of strings at run time escapes it.
 """
@@ -17,6 +18,7 @@ It is a deterrent: code built from pieces of strings at run time escapes it.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 
 
@@ -28,6 +30,12 @@ def _docstring_nodes(tree: ast.AST) -> set[int]:
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
                 ids.add(id(body[0].value))
     return ids
+
+
+def _parts(text: str) -> list[str]:
+    """The dotted parts of a string that looks like a name (``"torch.softmax"`` ->
+    ``["torch", "softmax"]``); ``[]`` for prose such as an error message."""
+    return text.split(".") if re.fullmatch(r"[A-Za-z_][\w.]*", text) else []
 
 
 def forbidden_uses(source: str, forbidden: Iterable[str]) -> list[str]:
@@ -100,6 +108,6 @@ def forbidden_uses(source: str, forbidden: Iterable[str]) -> list[str]:
         last
         for name in forbidden
         if (last := name.rsplit(".", 1)[-1]) not in covered
-        and (last in attributes or any(last in s for s in strings))
+        and (last in attributes or any(last in _parts(text) for text in strings))
     }
     return sorted(exact) + sorted(spelled)
