@@ -206,6 +206,19 @@ class MultiHeadAttention(nn.Module):
         batch, _, seq, _ = x.shape
         return x.transpose(1, 2).reshape(batch, seq, self.d_model)
 
+    def _project(self, x: torch.Tensor, *projections: nn.Linear) -> list[torch.Tensor]:
+        """``x @ W^T + b`` for each projection, split into heads: ``(batch, heads, seq, d_head)``.
+
+        Several projections of the same input (q, k and v in self-attention) are done as one
+        matrix product with the weights stacked, which is faster than three small ones.
+        """
+        if len(projections) == 1:
+            return [self.split_heads(projections[0](x))]
+        weight = torch.cat([p.weight for p in projections])
+        bias = None if projections[0].bias is None else torch.cat([p.bias for p in projections])
+        parts = F.linear(x, weight, bias).split(self.d_model, dim=-1)
+        return [self.split_heads(part) for part in parts]
+
     def _check_inputs(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
         for name, t in (("query", query), ("key", key), ("value", value)):
             if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.size(-1) != self.d_model:
@@ -235,17 +248,22 @@ class MultiHeadAttention(nn.Module):
         values stored at the first call are reused and ``key``/``value`` are ignored.
         """
         self._check_inputs(query, key, value)
-        q = self.split_heads(self.q_proj(query))
-        if cache is not None and static_kv and "k" in cache:
-            k, v = cache["k"], cache["v"]
+        reuse = cache is not None and static_kv and "k" in cache
+        if query is key and key is value and not reuse:  # self-attention
+            q, k, v = self._project(query, self.q_proj, self.k_proj, self.v_proj)
         else:
-            k = self.split_heads(self.k_proj(key))
-            v = self.split_heads(self.v_proj(value))
-            if cache is not None:
-                if not static_kv and "k" in cache:
-                    k = torch.cat([cache["k"], k], dim=2)
-                    v = torch.cat([cache["v"], v], dim=2)
-                cache["k"], cache["v"] = k, v
+            (q,) = self._project(query, self.q_proj)
+            if reuse:  # cross-attention while decoding: the memory's keys and values, again
+                k, v = cache["k"], cache["v"]
+            elif key is value:
+                k, v = self._project(key, self.k_proj, self.v_proj)
+            else:
+                (k,), (v,) = self._project(key, self.k_proj), self._project(value, self.v_proj)
+        if cache is not None and not reuse:
+            if not static_kv and "k" in cache:  # self-attention while decoding: append
+                k = torch.cat([cache["k"], k], dim=2)
+                v = torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
         dropout_p = self.dropout if self.training else 0.0
         if return_weights:
             out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p, True)

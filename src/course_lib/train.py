@@ -1070,8 +1070,8 @@ SMALL_MODEL: dict[str, Any] = {
 TOY_TRAINING: dict[str, Any] = {
     "batch_size": 64,
     "max_steps": 600,
-    "warmup_steps": 200,
-    "lr_scale": 0.3,
+    "warmup_steps": 100,
+    "lr_scale": 0.5,
     "label_smoothing": 0.1,
     "clip_norm": 1.0,
     "eval_every": 100,

@@ -703,12 +703,15 @@ def plot_alignment(
     chosen = alignment.weights
     chosen = chosen.mean(dim=0) if layer is None else chosen[layer]
     chosen = chosen.mean(dim=0) if head is None else chosen[head]
-    if ax is None:
-        width = max(3.0, 0.6 * len(alignment.source_tokens) + 1.5)
+    standalone = ax is None
+    if standalone:
+        width = max(3.5, 0.6 * len(alignment.source_tokens) + 2.3)
         height = max(2.5, 0.45 * len(alignment.target_tokens) + 1.2)
         fig, ax = plt.subplots(figsize=(width, height))
-        plt.close(fig)
-    ax.imshow(chosen.numpy(), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+        plt.close(fig)  # shown once, as the cell's value
+    image = ax.imshow(chosen.numpy(), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    if standalone:
+        ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.04, label="attention weight")
     ax.set_xticks(range(len(alignment.source_tokens)))
     ax.set_xticklabels(alignment.source_tokens, rotation=45, ha="right")
     ax.set_yticks(range(len(alignment.target_tokens)))

@@ -1,0 +1,398 @@
+"""Training benchmarks: how fast the course's recipe learns, and how well, against a plain
+``torch.nn.Transformer`` trained the same way.
+
+* :func:`run_toy` trains the chapter's recipe (``course-lib train --corpus toy``) on the
+  bundled corpus and measures the training time and number of steps until the held-out
+  test pairs (verb-noun combinations never seen in training, "I hate pizza" among them)
+  are translated with >= 99% exact match. Evaluation time is not counted as training.
+* :func:`run_real` trains, for the same wall-clock budget each, the course's recipe and a
+  plain ``nn.Transformer`` (word-level tokens, d_model 128, 3 + 3 post-norm layers, Adam
+  with warm-up, label smoothing 0.1) on the same batches of the same split by English
+  sentence of ``tatoeba-eng-fra-large.tsv``, then scores both on the test split with
+  greedy decoding and sacrebleu (BLEU and chrF, all references of a sentence).
+
+Run ``python benchmarks/bench_training.py toy`` or ``... real --minutes 10``; the last line
+printed is one JSON object. Timings depend on the machine and on its load: say which
+machine and how many threads (``--threads``) gave a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_lib import data
+from course_lib.train import (
+    PAD,
+    REAL_TRAINING,
+    SMALL_MODEL,
+    START,
+    EncodedPairs,
+    Trainer,
+    TrainSettings,
+    WarmupInverseSqrtSchedule,
+    bucketed_batches,
+    build_model,
+    encode_pairs,
+    evaluate,
+    fit_tokenizers,
+    label_smoothed_cross_entropy,
+    recipe,
+    teacher_forcing,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tatoeba-eng-fra-large.tsv"
+warnings.filterwarnings("ignore", message=".*nested tensors is in prototype.*")
+SPLIT = {"valid_fraction": 0.05, "test_fraction": 0.05, "seed": 0}  # as `course-lib train`
+
+
+def _machine(threads: int | None) -> dict[str, Any]:
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# The bundled corpus: time and steps to 99% held-out exact match
+# ----------------------------------------------------------------------------------------
+
+
+def run_toy(
+    threads: int | None = None,
+    eval_every: int = 25,
+    max_steps: int = 1000,
+    seed: int = 0,
+    model_overrides: dict[str, Any] | None = None,
+    training_overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train the chapter's recipe on the bundled corpus until 99% held-out exact match.
+
+    Validation on the held-out test pairs every ``eval_every`` steps (not counted as
+    training time). Returns ``toy_seconds_to_99pct`` (training seconds, None if never
+    reached within ``max_steps``), ``toy_steps_to_99pct``, ``toy_seconds_per_step``,
+    ``toy_wall_seconds`` (with evaluation), the curve, and the settings.
+    """
+    info = _machine(threads)
+    corpus = data.make_toy_corpus()
+    spec = recipe("small", "toy")
+    src_tok, tgt_tok = fit_tokenizers(corpus.train, spec["tokenizer"])
+    fields = {**spec["model"], **(model_overrides or {})}
+    model, config = build_model(src_tok, tgt_tok, fields, seed=seed)
+    settings = dict(spec["training"])
+    settings.update(
+        max_steps=max_steps,
+        eval_every=eval_every,
+        eval_sentences=None,
+        seed=seed,
+        target_exact_match=0.99,
+        device="cpu",
+        progress=False,
+        log_every=eval_every,
+    )
+    settings.update(training_overrides or {})
+    trainer = Trainer(model, src_tok, tgt_tok, corpus.train, corpus.test, TrainSettings(**settings))
+    began = time.perf_counter()
+    history = trainer.fit()
+    wall = time.perf_counter() - began
+    reached = [r for r in history.valid if r["exact_match"] >= 0.99]
+    first = reached[0] if reached else None
+    generalisation = evaluate(model, encode_pairs(corpus.generalisation, src_tok, tgt_tok), tgt_tok)
+    return {
+        "toy_seconds_to_99pct": first["train_seconds"] if first else None,
+        "toy_steps_to_99pct": first["step"] if first else None,
+        "toy_seconds_per_step": trainer.train_seconds / max(trainer.step, 1),
+        "toy_wall_seconds": round(wall, 2),
+        "toy_final_exact_match": history.valid[-1]["exact_match"],
+        "toy_generalisation_exact_match": generalisation["exact_match"],
+        "toy_curve": [
+            {k: r[k] for k in ("step", "train_seconds", "exact_match", "loss")}
+            for r in history.valid
+        ],
+        "parameters": model.num_parameters(),
+        "config": config.to_dict(),
+        "settings": TrainSettings(**settings).to_dict(),
+        **info,
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# The real corpus: the course's recipe against torch.nn.Transformer, same budget
+# ----------------------------------------------------------------------------------------
+
+
+class TorchBaseline(nn.Module):
+    """``nn.Transformer`` (post-norm, as in the paper) with embeddings x sqrt(d_model),
+    sinusoidal positions, dropout and an output layer; batch first; PAD = 0."""
+
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        d_model: int = 128,
+        heads: int = 4,
+        layers: int = 3,
+        d_ff: int = 512,
+        dropout: float = 0.1,
+        max_len: int = 128,
+    ):
+        super().__init__()
+        self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=PAD)
+        self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=PAD)
+        self.transformer = nn.Transformer(
+            d_model, heads, layers, layers, d_ff, dropout, batch_first=True
+        )
+        self.generator = nn.Linear(d_model, tgt_vocab)
+        self.dropout = nn.Dropout(dropout)
+        position = torch.arange(max_len).unsqueeze(1)
+        div = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = torch.zeros(max_len, d_model)
+        pe[:, 0::2] = torch.sin(position * div)
+        pe[:, 1::2] = torch.cos(position * div)
+        self.register_buffer("pe", pe)
+        self.scale = math.sqrt(d_model)
+        self.d_model = d_model
+        self.max_len = max_len
+
+    def _embed(self, embedding: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
+        return self.dropout(embedding(ids) * self.scale + self.pe[: ids.size(1)])
+
+    def encode(self, src: torch.Tensor) -> torch.Tensor:
+        return self.transformer.encoder(
+            self._embed(self.src_embed, src), src_key_padding_mask=src == PAD
+        )
+
+    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+        causal = nn.Transformer.generate_square_subsequent_mask(tgt.size(1), dtype=torch.bool)
+        hidden = self.transformer.decoder(
+            self._embed(self.tgt_embed, tgt),
+            memory,
+            tgt_mask=causal,
+            tgt_key_padding_mask=tgt == PAD,
+            memory_key_padding_mask=src == PAD,
+        )
+        return self.generator(hidden)
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        return self.decode(tgt, self.encode(src), src)
+
+    @torch.no_grad()
+    def greedy(self, src: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+        """Greedy decoding (the encoder runs once; the decoder re-reads the prefix)."""
+        memory = self.encode(src)
+        ys = torch.full((src.size(0), 1), START, dtype=torch.long)
+        done = torch.zeros(src.size(0), dtype=torch.bool)
+        for _ in range(min(max_new_tokens, self.max_len - 1)):
+            nxt = self.decode(ys, memory, src)[:, -1].argmax(-1).masked_fill(done, PAD)
+            ys = torch.cat([ys, nxt[:, None]], dim=1)
+            done |= nxt == 2
+            if bool(done.all()):
+                break
+        return ys[:, 1:]
+
+
+def _score(translate, test: EncodedPairs, tgt_tok, batch_size: int = 200) -> dict[str, float]:
+    """Greedy-translate each distinct source once; BLEU/chrF against all its references."""
+    import sacrebleu
+
+    groups: dict[str, list[int]] = {}
+    for i, (english, _) in enumerate(test.pairs):
+        groups.setdefault(english, []).append(i)
+    firsts = sorted((m[0] for m in groups.values()), key=lambda i: len(test.src[i]))
+    out: dict[str, list[int]] = {}
+    for begin in range(0, len(firsts), batch_size):
+        idx = firsts[begin : begin + batch_size]
+        src, _ = test.batch(idx)
+        tokens = translate(src, 2 * src.size(1) + 10)
+        for row, i in enumerate(idx):
+            ids = []
+            for t in tokens[row].tolist():
+                if t in (2, PAD):
+                    break
+                ids.append(t)
+            out[test.pairs[i][0]] = ids
+    hyps, refs, exact = [], [], 0
+    for english, members in groups.items():
+        ids = out[english]
+        hyps.append(tgt_tok.decode(ids))
+        refs.append(list(dict.fromkeys(test.pairs[i][1] for i in members)))
+        exact += int(any(ids == test.tgt[i] and 3 not in test.tgt[i] for i in members))
+    width = max(len(r) for r in refs)
+    streams = [[r[k] if k < len(r) else None for r in refs] for k in range(width)]
+    bleu = sacrebleu.metrics.BLEU()
+    return {
+        "bleu": bleu.corpus_score(hyps, streams).score,
+        "chrf": sacrebleu.corpus_chrf(hyps, streams).score,
+        "exact_match": exact / len(groups),
+        "n": len(groups),
+        "signature": str(bleu.get_signature()),
+        "examples": [(e, h) for (e, _), h in list(zip(groups.items(), hyps))[:8]],
+    }
+
+
+def _train_baseline(
+    model: TorchBaseline, train: EncodedPairs, settings: TrainSettings, minutes: float
+) -> dict[str, Any]:
+    """The baseline's loop: the same batches, loss, Adam, schedule and clipping as Trainer."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    scheduler = WarmupInverseSqrtSchedule(
+        optimizer, model.d_model, settings.warmup_steps, settings.lr_scale
+    )
+    src_lengths = [len(s) for s in train.src]
+    tgt_lengths = [len(t) for t in train.tgt]
+    torch.manual_seed(settings.seed)
+    model.train()
+    step, epoch, spent, losses = 0, 0, 0.0, []
+    while spent < 60 * minutes:
+        for batch in bucketed_batches(
+            src_lengths, tgt_lengths, settings.batch_size, settings.seed, epoch
+        ):
+            began = time.perf_counter()
+            src, tgt = train.batch(batch)
+            decoder_input, labels = teacher_forcing(tgt)
+            loss = label_smoothed_cross_entropy(
+                model(src, decoder_input), labels, settings.label_smoothing
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            spent += time.perf_counter() - began
+            if step % 50 == 0:
+                losses.append({"step": step, "loss": loss.item(), "train_seconds": spent})
+            if spent >= 60 * minutes:
+                break
+        epoch += 1
+    model.eval()
+    return {"steps": step, "train_seconds": spent, "curve": losses}
+
+
+def run_real(
+    minutes: float = 10.0,
+    data_path: str | Path = DEFAULT_DATA,
+    threads: int | None = None,
+    seed: int = 0,
+    test_limit: int | None = None,
+    baseline: bool = True,
+) -> dict[str, Any]:
+    """Train the course's recipe and (with ``baseline``) ``nn.Transformer`` for ``minutes``
+    of training each on the same batches; score both on the test split.
+
+    Returns ``real_bleu_10min``, ``real_chrf_10min``, ``torch_real_bleu_10min``,
+    ``torch_real_chrf_10min`` (the key names keep "10min" whatever ``minutes`` is; the
+    budget used is in ``minutes``), steps, seconds and example translations.
+    """
+    info = _machine(threads)
+    pairs = data.read_pairs_tsv(data_path)
+    splits = data.split_by_source(pairs, **SPLIT)
+    spec = recipe("small", "tatoeba")
+    src_tok, tgt_tok = fit_tokenizers(splits.train, spec["tokenizer"])
+    max_len = spec["model"]["max_len"]
+    train = encode_pairs(splits.train, src_tok, tgt_tok, max_len, "train")
+    test_pairs = splits.test
+    if test_limit is not None:
+        keep = list(dict.fromkeys(e for e, _ in test_pairs))[:test_limit]
+        test_pairs = [p for p in test_pairs if p[0] in set(keep)]
+    test = encode_pairs(test_pairs, src_tok, tgt_tok, max_len, "test")
+    settings = TrainSettings(
+        **{
+            **REAL_TRAINING,
+            "max_minutes": minutes,
+            "seed": seed,
+            "device": "cpu",
+            "progress": False,
+            "eval_every": 10**9,
+        }
+    )
+    result: dict[str, Any] = {
+        "minutes": minutes,
+        "data": str(data_path),
+        "train_pairs": len(train),
+        "test_sources": len({e for e, _ in test.pairs}),
+        "src_vocab": src_tok.vocab_size,
+        "tgt_vocab": tgt_tok.vocab_size,
+        "settings": settings.to_dict(),
+        **info,
+    }
+
+    model, config = build_model(src_tok, tgt_tok, dict(SMALL_MODEL), seed=seed)
+    trainer = Trainer(model, src_tok, tgt_tok, train, None, settings)
+    trainer.fit()
+    model.eval()
+    course = _score(lambda src, n: _course_greedy(model, src, n), test, tgt_tok)
+    result.update(
+        real_bleu_10min=course["bleu"],
+        real_chrf_10min=course["chrf"],
+        real_exact_match=course["exact_match"],
+        real_steps=trainer.step,
+        real_train_seconds=trainer.train_seconds,
+        real_parameters=model.num_parameters(),
+        real_config=config.to_dict(),
+        real_examples=course["examples"],
+        sacrebleu_signature=course["signature"],
+    )
+    if baseline:
+        torch.manual_seed(seed)
+        peer = TorchBaseline(src_tok.vocab_size, tgt_tok.vocab_size, max_len=max_len)
+        run = _train_baseline(peer, train, settings, minutes)
+        theirs = _score(peer.greedy, test, tgt_tok)
+        result.update(
+            torch_real_bleu_10min=theirs["bleu"],
+            torch_real_chrf_10min=theirs["chrf"],
+            torch_real_exact_match=theirs["exact_match"],
+            torch_real_steps=run["steps"],
+            torch_real_train_seconds=run["train_seconds"],
+            torch_real_parameters=sum(p.numel() for p in peer.parameters()),
+            torch_real_examples=theirs["examples"],
+        )
+    return result
+
+
+def _course_greedy(model, src: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    from course_lib.train import greedy_tokens
+
+    return greedy_tokens(model, src, min(max_new_tokens, model.config.max_len))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("which", choices=["toy", "real"])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--test-limit", type=int, default=None)
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+    if args.which == "toy":
+        result = run_toy(threads=args.threads, seed=args.seed)
+    else:
+        result = run_real(
+            args.minutes,
+            args.data,
+            args.threads,
+            args.seed,
+            args.test_limit,
+            baseline=not args.no_baseline,
+        )
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
