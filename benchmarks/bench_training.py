@@ -11,7 +11,11 @@
   sentence of ``tatoeba-eng-fra-large.tsv``, then scores both on the test split with
   greedy decoding and sacrebleu (BLEU and chrF, all references of a sentence).
 
-Run ``python benchmarks/bench_training.py toy`` or ``... real --minutes 10``; the last line
+* :func:`run_depth` compares 3 + 3 and 6 + 6 layers, post-norm and pre-norm, after the same
+  short budget (the chapter's "depth on a budget" table).
+
+Run ``python benchmarks/bench_training.py toy`` or ``... real --minutes 10`` or
+``... depth --minutes 3``; the last line
 printed is one JSON object. Timings depend on the machine and on its load: say which
 machine and how many threads (``--threads``) gave a number.
 """
@@ -72,6 +76,25 @@ def _machine(threads: int | None) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------
 
 
+class _CpuTimedTrainer(Trainer):
+    """A Trainer that also counts the CPU time of its training steps (process time, all
+    threads): with one thread it is what the steps would take on an idle core, whatever
+    else the machine is doing."""
+
+    cpu_seconds = 0.0
+
+    def train_step(self, indices):
+        began = time.process_time()
+        loss = super().train_step(indices)
+        self.cpu_seconds += time.process_time() - began
+        return loss
+
+    def validate(self):
+        record = super().validate()
+        record["train_cpu_seconds"] = round(self.cpu_seconds, 3)
+        return record
+
+
 def run_toy(
     threads: int | None = None,
     eval_every: int = 25,
@@ -105,7 +128,9 @@ def run_toy(
         log_every=eval_every,
     )
     settings.update(training_overrides or {})
-    trainer = Trainer(model, src_tok, tgt_tok, corpus.train, corpus.test, TrainSettings(**settings))
+    trainer = _CpuTimedTrainer(
+        model, src_tok, tgt_tok, corpus.train, corpus.test, TrainSettings(**settings)
+    )
     began = time.perf_counter()
     history = trainer.fit()
     wall = time.perf_counter() - began
@@ -115,12 +140,13 @@ def run_toy(
     return {
         "toy_seconds_to_99pct": first["train_seconds"] if first else None,
         "toy_steps_to_99pct": first["step"] if first else None,
+        "toy_cpu_seconds_to_99pct": first["train_cpu_seconds"] if first else None,
         "toy_seconds_per_step": trainer.train_seconds / max(trainer.step, 1),
         "toy_wall_seconds": round(wall, 2),
         "toy_final_exact_match": history.valid[-1]["exact_match"],
         "toy_generalisation_exact_match": generalisation["exact_match"],
         "toy_curve": [
-            {k: r[k] for k in ("step", "train_seconds", "exact_match", "loss")}
+            {k: r[k] for k in ("step", "train_seconds", "train_cpu_seconds", "exact_match")}
             for r in history.valid
         ],
         "parameters": model.num_parameters(),
@@ -364,6 +390,89 @@ def run_real(
     return result
 
 
+DEPTHS: dict[str, dict[str, Any]] = {
+    "3+3 pre-norm (the course's recipe)": {},
+    "3+3 post-norm": {"norm_first": False},
+    "6+6 post-norm (the paper's depth)": {
+        "norm_first": False,
+        "n_encoder_layers": 6,
+        "n_decoder_layers": 6,
+    },
+    "6+6 pre-norm": {"n_encoder_layers": 6, "n_decoder_layers": 6},
+}
+
+
+def run_depth(
+    minutes: float = 3.0,
+    data_path: str | Path = DEFAULT_DATA,
+    threads: int | None = None,
+    seed: int = 0,
+    test_limit: int | None = 500,
+    toy_steps: int = 300,
+) -> dict[str, Any]:
+    """Depth on a budget: the configurations in :data:`DEPTHS` (d_model 128, same schedule,
+    batches and seed) trained for ``minutes`` each on the real corpus sample, scored on
+    (the first ``test_limit`` sources of) its test split; and on the bundled corpus, the
+    held-out exact match after ``toy_steps`` steps."""
+    info = _machine(threads)
+    pairs = data.read_pairs_tsv(data_path)
+    splits = data.split_by_source(pairs, **SPLIT)
+    spec = recipe("small", "tatoeba")
+    src_tok, tgt_tok = fit_tokenizers(splits.train, spec["tokenizer"])
+    max_len = spec["model"]["max_len"]
+    train = encode_pairs(splits.train, src_tok, tgt_tok, max_len, "train")
+    keep = set(list(dict.fromkeys(e for e, _ in splits.test))[:test_limit])
+    test = encode_pairs([p for p in splits.test if p[0] in keep], src_tok, tgt_tok, max_len)
+    settings = TrainSettings(
+        **{
+            **REAL_TRAINING,
+            "max_minutes": minutes,
+            "seed": seed,
+            "device": "cpu",
+            "progress": False,
+            "eval_every": 10**9,
+        }
+    )
+    corpus = data.make_toy_corpus()
+    toy_spec = recipe("small", "toy")
+    toy_src, toy_tgt = fit_tokenizers(corpus.train, toy_spec["tokenizer"])
+    toy_settings = TrainSettings(
+        **{
+            **toy_spec["training"],
+            "max_steps": toy_steps,
+            "seed": seed,
+            "device": "cpu",
+            "progress": False,
+            "eval_every": 100,
+            "eval_sentences": None,
+        }
+    )
+    rows = []
+    for name, overrides in DEPTHS.items():
+        model, _ = build_model(src_tok, tgt_tok, {**SMALL_MODEL, **overrides}, seed=seed)
+        trainer = Trainer(model, src_tok, tgt_tok, train, None, settings)
+        trainer.fit()
+        scores = _score(lambda src, n, m=model: _course_greedy(m, src, n), test, tgt_tok)
+        toy_model, _ = build_model(toy_src, toy_tgt, {**SMALL_MODEL, **overrides}, seed=seed)
+        toy = Trainer(toy_model, toy_src, toy_tgt, corpus.train, corpus.test, toy_settings)
+        toy_history = toy.fit()
+        rows.append(
+            {
+                "config": name,
+                "parameters": model.num_parameters(),
+                "real_steps": trainer.step,
+                "real_train_seconds": round(trainer.train_seconds, 1),
+                "real_bleu": round(scores["bleu"], 2),
+                "real_chrf": round(scores["chrf"], 2),
+                "toy_steps": toy.step,
+                "toy_exact_match_by_step": {
+                    r["step"]: round(r["exact_match"], 4) for r in toy_history.valid
+                },
+            }
+        )
+    return {"minutes": minutes, "test_sources": len(keep), "rows": rows, **info}
+
+
 def _course_greedy(model, src: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
     from course_lib.train import greedy_tokens
 
@@ -372,7 +481,7 @@ def _course_greedy(model, src: torch.Tensor, max_new_tokens: int) -> torch.Tenso
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("which", choices=["toy", "real"])
+    parser.add_argument("which", choices=["toy", "real", "depth"])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
@@ -382,6 +491,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.which == "toy":
         result = run_toy(threads=args.threads, seed=args.seed)
+    elif args.which == "depth":
+        result = run_depth(args.minutes, args.data, args.threads, args.seed, args.test_limit or 500)
     else:
         result = run_real(
             args.minutes,

@@ -3,6 +3,7 @@ and the bundled checkpoint."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import random
 
@@ -189,6 +190,9 @@ def test_atomic_write_leaves_no_temporary_files_and_keeps_the_old_file(tmp_path)
         atomic_torch_save({"x": Exploding()}, path)  # fails in the middle of writing
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not private like tempfile's
 
 
 # ----------------------------------------------------------------------------------------

@@ -253,6 +253,23 @@ def test_large_beam_finds_the_exhaustive_search_best(vocab, max_len, alpha):
         assert float(result.normalized_scores[row]) == pytest.approx(score, abs=1e-4)
 
 
+def test_the_exhaustive_check_is_not_trivial():
+    """On the exhaustive-search models, greedy misses the best sequence at least once, so
+    the test above checks more than beam search == greedy."""
+    misses = 0
+    for vocab, max_len, alpha in [(6, 3, 0.6), (5, 4, 0.0), (5, 4, 1.0)]:
+        model = tiny_model(tgt_vocab=vocab, seed=3, sharpness=4.0)
+        with torch.no_grad():
+            model.generator.bias[END] = 1.0
+        src = source_batch(seed=4, batch=3)
+        greedy = greedy_decode(model, src, max_new_tokens=max_len)
+        for row in range(src.size(0)):
+            length = int((src[row] != PAD).sum())
+            _, best = exhaustive_best(model, src[row, :length], max_len, alpha)
+            misses += greedy.tokens[row, : int(greedy.lengths[row])].tolist() != best
+    assert misses >= 1
+
+
 def test_beam_search_results_are_consistent():
     model = tiny_model(sharpness=3.0)
     with torch.no_grad():
@@ -415,3 +432,14 @@ def test_wrong_inputs_name_the_problem(model):
         greedy_steps(model, source_batch(batch=2), ["w"] * 20)
     with pytest.raises(CourseLibError, match="top must be >= 1"):
         greedy_steps(model, source_batch(batch=1), ["w"] * 20, top=0)
+
+
+def test_decode_loop_and_reorder_cache_reject_bad_input():
+    with pytest.raises(CourseLibError, match="step must be a function"):
+        decode_loop("not a function", 2)
+    with pytest.raises(CourseLibError, match="batch_size must be >= 1"):
+        decode_loop(lambda tokens: torch.zeros(0, 5), 0)
+    with pytest.raises(CourseLibError, match="max_new_tokens must be >= 1"):
+        decode_loop(lambda tokens: torch.zeros(2, 5), 2, max_new_tokens=0)
+    with pytest.raises(ShapeError, match="index must be a 1-D int64 tensor"):
+        reorder_cache([{"self": {"k": torch.zeros(2, 1)}}], torch.tensor([[0, 1]]))

@@ -23,7 +23,6 @@ import importlib.resources
 import os
 import pickle
 import random
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,8 +134,23 @@ def _plain(value: Any, where: str) -> Any:
     )
 
 
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save(obj, path)`` through a temporary file in the same folder + ``os.replace``."""
+def _temporary_file(folder: Path, name: str):
+    """A new file next to the target, created with the usual permissions (umask applies,
+    unlike ``tempfile``, which makes files private)."""
+    for _attempt in range(100):
+        candidate = folder / f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        return candidate, os.fdopen(fd, "wb")
+    raise CourseLibError(f"cannot create a temporary file in {folder}")  # pragma: no cover
+
+
+def atomic_write(path: str | Path, write: Any) -> Path:
+    """Write ``path`` atomically: ``write(handle)`` fills a temporary file in the same
+    folder, which then replaces ``path`` with ``os.replace`` (readers never see half a file,
+    and a failed write leaves the old file as it was)."""
     path = Path(path)
     folder = path.parent
     try:
@@ -146,21 +160,24 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
             f"cannot create the checkpoint folder {folder}: {error.strerror}"
         ) from None
     try:
-        handle = tempfile.NamedTemporaryFile(
-            dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        )
+        temporary, handle = _temporary_file(folder, path.name)
     except OSError as error:
-        raise CourseLibError(f"cannot write a checkpoint in {folder}: {error.strerror}") from None
+        raise CourseLibError(f"cannot write a file in {folder}: {error.strerror}") from None
     try:
         with handle:
-            torch.save(obj, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(handle.name, path)
+        os.replace(temporary, path)
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save(obj, path)`` through a temporary file in the same folder + ``os.replace``."""
+    return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def save_checkpoint(
@@ -423,6 +440,7 @@ def load_bundled(device: str | torch.device = "cpu") -> Checkpoint:
 __all__ = [
     "Checkpoint",
     "atomic_torch_save",
+    "atomic_write",
     "bundled_path",
     "get_rng_state",
     "load_bundled",

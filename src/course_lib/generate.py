@@ -145,6 +145,10 @@ def decode_loop(
         sentence's ``<end>``; ``n < max_new_tokens`` when every sentence ended early) and
         ``(batch,)`` summed log-probabilities of the chosen tokens.
     """
+    if not callable(step):
+        raise CourseLibError(f"step must be a function tokens -> logits, got {type(step).__name__}")
+    _check_int(batch_size, "batch_size", 1)
+    _check_int(max_new_tokens, "max_new_tokens", 1)
     tokens = torch.full((batch_size, 1), start_id, dtype=torch.long, device=device)
     scores = torch.zeros(batch_size, device=device)
     finished = torch.zeros(batch_size, dtype=torch.bool, device=device)
@@ -178,11 +182,13 @@ def _forbid(logits: torch.Tensor, *ids: int) -> torch.Tensor:
 class ModelStep:
     """Turns a Transformer into the ``step`` function of :func:`decode_loop`.
 
-    The source is encoded once. Each call gets ``tokens (batch, t)`` and returns logits
-    ``(batch, vocab)`` for position ``t``:
+    The source ``(batch, src_len)`` is encoded once. Each call gets ``tokens (batch, t)``
+    (``<start>`` and the words so far) and returns the logits ``(batch, vocab)`` of the word
+    that follows ``tokens[:, -1]``, with ``<pad>`` and ``<start>`` set to ``-inf``:
 
     * ``use_cache=False`` runs the decoder over the whole prefix ``tokens`` again
-      (``t`` positions per step, ``O(t^2)`` work over a sentence);
+      (``t`` positions per step, ``O(t^2)`` work over a sentence), with the causal mask only,
+      exactly as the cached path sees it;
     * ``use_cache=True`` feeds only ``tokens[:, -1:]`` at position ``t - 1``; every
       self-attention layer appends that position's key and value to its cache, and the
       cross-attention keys/values are computed from the memory at the first step only.
@@ -379,6 +385,9 @@ def reorder_cache(cache: list[dict], index: torch.Tensor) -> None:
     Beam search calls it after each step: hypothesis ``i`` continues from beam ``index[i]``,
     so its cached keys/values must be that beam's ``(heads, t, d_head)`` slices.
     """
+    if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype != torch.long:
+        shape = tuple(index.shape) if isinstance(index, torch.Tensor) else type(index).__name__
+        raise ShapeError(f"reorder_cache: index must be a 1-D int64 tensor, got {shape}")
     for layer in cache:
         for attention in layer.values():
             for name, tensor in attention.items():

@@ -77,7 +77,7 @@ class Transformer(nn.Module):
                 f"{name} has {start + ids.size(1)} positions, more than the model's maximum "
                 f"length max_len={self.config.max_len}"
             )
-        low, high = int(ids.min()), int(ids.max())
+        low, high = (int(v) for v in torch.aminmax(ids))
         if low < 0 or high >= vocab_size:
             bad = low if low < 0 else high
             raise CourseLibError(

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -211,17 +210,10 @@ def apply_arguments(settings: dict[str, Any], args: argparse.Namespace) -> dict[
 
 
 def _write_json(path: Path, data: Any) -> None:
-    handle = tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8"
-    )
-    try:
-        with handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    from course_lib.checkpoint import atomic_write
+
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 # ----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from course_lib.errors import ShapeError
 from course_lib.exercises.core import Case, Exercise
 from course_lib.generate import decode_loop, next_token_distribution
 
@@ -18,6 +19,17 @@ from course_lib.generate import decode_loop, next_token_distribution
 def table_step(table: torch.Tensor):
     """A ``step`` function for :func:`decode_loop` from a ``(batch, vocab, vocab)`` table:
     tokens ``(batch, t)`` -> ``table[b, tokens[b, -1]]``, shape ``(batch, vocab)``."""
+    if (
+        not isinstance(table, torch.Tensor)
+        or table.dim() != 3
+        or table.size(1) != table.size(2)
+        or not table.is_floating_point()
+        or table.size(0) == 0
+    ):
+        shape = tuple(table.shape) if isinstance(table, torch.Tensor) else type(table).__name__
+        raise ShapeError(
+            f"table must be a non-empty float tensor of shape (batch, vocab, vocab), got {shape}"
+        )
     rows = torch.arange(table.size(0))
     return lambda tokens: table[rows, tokens[:, -1]]
 

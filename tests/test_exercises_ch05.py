@@ -1,0 +1,275 @@
+"""Hidden tests for the exercises of chapter 5 (the greedy loop, <end>, temperature/top-k).
+
+- every registered reference passes its own cases, and the cases are deterministic and
+  cover what they claim to (sentences ending at different steps, one never ending, ...);
+- the master notebook's solution cells, run alone in a fresh namespace (as the grader runs
+  them), pass the self-check, and the student version says "not implemented";
+- typical wrong answers fail with a message that says what was expected and gives the hint;
+- the exercise loop is the library's loop: with the real model's step it gives
+  ``greedy_decode``'s tokens.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+import torch
+from conftest import CHAPTERS_DIR
+
+from course_lib.config import TransformerConfig
+from course_lib.errors import CourseLibError, ShapeError
+from course_lib.exercises import ExerciseFailed, ch05, check, compare, expected_outputs
+from course_lib.generate import ModelStep, decode_loop, greedy_decode, inference_mode
+from course_lib.model import Transformer
+
+EXERCISES = {exercise.id: exercise for exercise in ch05.EXERCISES}
+NOTEBOOK = CHAPTERS_DIR / "05_output_generation.ipynb"
+
+
+def test_at_least_two_exercises():
+    assert len(EXERCISES) >= 2
+    assert all(e.chapter == 5 and e.id.startswith("ch05_") for e in EXERCISES.values())
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_reference_passes_its_own_cases(exercise_id, capsys):
+    exercise = EXERCISES[exercise_id]
+    check(exercise, exercise.reference)
+    assert f"✓ {exercise_id}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_cases_are_deterministic(exercise_id):
+    exercise = EXERCISES[exercise_id]
+    first, second = expected_outputs(exercise), expected_outputs(exercise)
+    assert len(first) >= 3
+    for (case, a), (_, b) in zip(first, second):
+        assert compare(a, b) is None, case.name
+
+
+def test_greedy_loop_cases_run_exactly_max_new_tokens_steps():
+    for case, tokens in expected_outputs(EXERCISES["ch05_greedy_loop"]):
+        table, _, max_new_tokens = case.args
+        assert tokens.shape == (table.size(0), max_new_tokens), case.name
+        assert tokens.dtype == torch.long
+
+
+def test_end_cases_cover_every_situation():
+    outputs = {
+        case.name: (case, tokens)
+        for case, tokens in expected_outputs(EXERCISES["ch05_stop_at_end"])
+    }
+    case, tokens = outputs["sentences end at different steps"]
+    end_id, pad_id, max_new_tokens = case.args[2], case.args[3], case.args[4]
+    ends = [row.index(end_id) for row in tokens.tolist()]
+    assert len(set(ends)) == 3 and tokens.size(1) == max(ends) + 1 < max_new_tokens
+    assert all(all(t == pad_id for t in row[e + 1 :]) for row, e in zip(tokens.tolist(), ends))
+    case, tokens = outputs["one sentence never ends: stop at max_new_tokens"]
+    assert tokens.size(1) == case.args[4] and case.args[2] not in tokens[1].tolist()
+    _, tokens = outputs["every sentence ends at once"]
+    assert tokens.tolist() == [[2], [2]]
+    case, tokens = outputs["other special ids (start 7, end 3, pad 9)"]
+    assert tokens.tolist() == [[1, 3, 9], [4, 5, 3]]
+
+
+def test_sampling_cases_sum_to_one_and_keep_top_k():
+    for case, probs in expected_outputs(EXERCISES["ch05_top_k_temperature"]):
+        _, _, top_k = case.args
+        torch.testing.assert_close(probs.sum(-1), torch.ones(probs.size(0)))
+        kept = (probs > 0).sum(-1)
+        expected = probs.size(-1) if top_k is None else min(top_k, probs.size(-1))
+        assert kept.tolist() == [expected] * probs.size(0), case.name
+
+
+# --- the master notebook --------------------------------------------------------------------
+
+
+def notebook_cells() -> list:
+    return nbformat.read(NOTEBOOK, as_version=4).cells
+
+
+def solution_cells() -> dict[str, str]:
+    return {
+        cell.metadata["course"]["exercise"]: cell.source
+        for cell in notebook_cells()
+        if cell.get("metadata", {}).get("course", {}).get("exercise")
+    }
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_master_notebook_solution_passes_in_a_fresh_namespace(exercise_id, capsys):
+    exercise = EXERCISES[exercise_id]
+    cells = solution_cells()
+    assert exercise_id in cells, f"no solution cell for {exercise_id} in {NOTEBOOK.name}"
+    namespace: dict = {}
+    exec(compile(cells[exercise_id], exercise_id, "exec"), namespace)  # noqa: S102 - our own notebook
+    check(exercise, namespace[exercise.function])
+    assert f"✓ {exercise_id}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_solution_cell_is_followed_by_its_self_check(exercise_id):
+    cells = notebook_cells()
+    index = next(
+        i
+        for i, c in enumerate(cells)
+        if c.metadata.get("course", {}).get("exercise") == exercise_id
+    )
+    solution, self_check = cells[index], cells[index + 1]
+    assert solution.metadata["nbgrader"]["grade_id"] == exercise_id
+    assert solution.metadata["nbgrader"]["solution"] is True
+    assert "hide-input" in solution.metadata.get("tags", [])
+    assert "### BEGIN SOLUTION" in solution.source and "### END SOLUTION" in solution.source
+    assert self_check.metadata["nbgrader"]["grade_id"] == f"{exercise_id}_check"
+    assert self_check.metadata["nbgrader"]["locked"] is True
+    assert f'check("{exercise_id}", {EXERCISES[exercise_id].function})' in self_check.source
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_student_version_says_not_implemented(exercise_id):
+    exercise = EXERCISES[exercise_id]
+    source = solution_cells()[exercise_id]
+    student = re.sub(
+        r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError()", source, flags=re.S
+    )
+    namespace: dict = {}
+    exec(compile(student, exercise_id, "exec"), namespace)  # noqa: S102
+    with pytest.raises(ExerciseFailed, match="not implemented yet"):
+        check(exercise, namespace[exercise.function])
+
+
+# --- wrong answers ----------------------------------------------------------------------------
+
+
+def greedy_loop_keeps_start(table, start_id, max_new_tokens):
+    rows = torch.arange(table.size(0))
+    tokens = torch.full((table.size(0), 1), start_id, dtype=torch.long)
+    for _ in range(max_new_tokens):
+        tokens = torch.cat([tokens, table[rows, tokens[:, -1]].argmax(-1)[:, None]], dim=1)
+    return tokens  # forgot to drop <start>
+
+
+def greedy_loop_reads_first_token(table, start_id, max_new_tokens):
+    rows = torch.arange(table.size(0))
+    tokens = torch.full((table.size(0), 1), start_id, dtype=torch.long)
+    for _ in range(max_new_tokens):
+        next_token = table[rows, tokens[:, 0]].argmax(-1)  # always looks after <start>
+        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+    return tokens[:, 1:]
+
+
+def end_loop_without_padding(table, start_id, end_id, pad_id, max_new_tokens):
+    rows = torch.arange(table.size(0))
+    tokens = torch.full((table.size(0), 1), start_id, dtype=torch.long)
+    finished = torch.zeros(table.size(0), dtype=torch.bool)
+    for _ in range(max_new_tokens):
+        next_token = table[rows, tokens[:, -1]].argmax(-1)  # keeps writing after <end>
+        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+        finished |= next_token == end_id
+        if finished.all():
+            break
+    return tokens[:, 1:]
+
+
+def end_loop_stops_at_first_end(table, start_id, end_id, pad_id, max_new_tokens):
+    rows = torch.arange(table.size(0))
+    tokens = torch.full((table.size(0), 1), start_id, dtype=torch.long)
+    for _ in range(max_new_tokens):
+        next_token = table[rows, tokens[:, -1]].argmax(-1)
+        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+        if (next_token == end_id).any():  # stops the whole batch at the first <end>
+            break
+    return tokens[:, 1:]
+
+
+def top_k_multiplies_by_temperature(logits, temperature, top_k):
+    scaled = logits * temperature
+    if top_k is not None and top_k < scaled.size(-1):
+        kth = scaled.topk(top_k, dim=-1).values[:, -1:]
+        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+    return scaled.softmax(-1)
+
+
+def top_k_zeroes_after_softmax(logits, temperature, top_k):
+    probs = (logits / temperature).softmax(-1)
+    if top_k is not None and top_k < probs.size(-1):
+        kth = probs.topk(top_k, dim=-1).values[:, -1:]
+        probs = probs.masked_fill(probs < kth, 0.0)  # not renormalised
+    return probs
+
+
+WRONG = [
+    ("ch05_greedy_loop", greedy_loop_keeps_start),
+    ("ch05_greedy_loop", greedy_loop_reads_first_token),
+    ("ch05_stop_at_end", end_loop_without_padding),
+    ("ch05_stop_at_end", end_loop_stops_at_first_end),
+    ("ch05_top_k_temperature", top_k_multiplies_by_temperature),
+    ("ch05_top_k_temperature", top_k_zeroes_after_softmax),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "wrong"), WRONG, ids=[w.__name__ for _, w in WRONG])
+def test_wrong_answer_fails_with_expected_and_hint(exercise_id, wrong):
+    exercise = EXERCISES[exercise_id]
+    with pytest.raises(ExerciseFailed) as info:
+        check(exercise, wrong)
+    message = str(info.value)
+    assert "Expected" in message and "Hint" in message, message
+    assert exercise.hint in message
+
+
+def test_a_crashing_answer_is_reported_with_the_hint():
+    def crashes(table, start_id, max_new_tokens):
+        return table.argmax(-1, keepdims=True, out=5)  # not a valid call
+
+    with pytest.raises(ExerciseFailed, match=r"raised TypeError.*\nHint: Start from"):
+        check(EXERCISES["ch05_greedy_loop"], crashes)
+
+
+# --- the exercise loop is the library's loop -----------------------------------------------------
+
+
+def test_the_loop_with_the_real_model_gives_greedy_decode():
+    torch.manual_seed(0)
+    config = TransformerConfig(
+        src_vocab_size=12,
+        tgt_vocab_size=10,
+        d_model=16,
+        n_heads=2,
+        n_encoder_layers=1,
+        n_decoder_layers=1,
+        d_ff=32,
+        max_len=20,
+    )
+    model = Transformer(config).eval()
+    src = torch.tensor([[4, 5, 6], [7, 8, 0]])
+    with inference_mode(model):
+        tokens, _ = decode_loop(ModelStep(model, src), 2, max_new_tokens=8)
+    assert torch.equal(tokens, greedy_decode(model, src, max_new_tokens=8).tokens)
+
+
+# --- bad input to the helpers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        torch.zeros(3, 3),
+        torch.zeros(2, 3, 4),
+        torch.zeros(2, 3, 3, dtype=torch.long),
+        torch.zeros(0, 3, 3),
+        [[1.0]],
+    ],
+)
+def test_table_step_rejects_a_bad_table(bad):
+    with pytest.raises(ShapeError, match=r"table must be .* \(batch, vocab, vocab\)"):
+        ch05.reference_greedy_loop(bad, 1, 3)
+
+
+def test_reference_top_k_temperature_rejects_bad_options():
+    with pytest.raises(CourseLibError, match="temperature must be > 0"):
+        ch05.reference_top_k_temperature(torch.zeros(1, 4), 0.0, None)
+    with pytest.raises(CourseLibError, match="top_k must be >= 1"):
+        ch05.reference_top_k_temperature(torch.zeros(1, 4), 1.0, 0)
