@@ -24,9 +24,16 @@ RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 THREADS = 2
 ALL = ("speed", "decoding", "toy", "grading", "real", "notebooks", "book")
 HEADLINE = (
-    "train_step_ratio_vs_torch", "inference_forward_ratio_vs_torch", "kv_cache_speedup",
-    "toy_seconds_to_99pct", "real_bleu_10min", "real_chrf_10min", "torch_real_bleu_10min",
-    "torch_real_chrf_10min", "grade_seconds_per_submission", "notebooks_seconds",
+    "train_step_ratio_vs_torch",
+    "inference_forward_ratio_vs_torch",
+    "kv_cache_speedup",
+    "toy_seconds_to_99pct",
+    "real_bleu_10min",
+    "real_chrf_10min",
+    "torch_real_bleu_10min",
+    "torch_real_chrf_10min",
+    "grade_seconds_per_submission",
+    "notebooks_seconds",
     "book_build_seconds",
 )
 
@@ -42,9 +49,23 @@ def bench_notebooks() -> dict:
         for notebook in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                 "--ExecutePreprocessor.timeout=900", "--output-dir", out, str(notebook)],
-                check=True, cwd=notebook.parent, capture_output=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyter",
+                    "nbconvert",
+                    "--to",
+                    "notebook",
+                    "--execute",
+                    "--ExecutePreprocessor.timeout=900",
+                    "--output-dir",
+                    out,
+                    str(notebook),
+                ],
+                check=True,
+                cwd=notebook.parent,
+                capture_output=True,
+            )
             seconds[notebook.stem] = round(time.perf_counter() - start, 1)
             _log(f"{notebook.name}: {seconds[notebook.stem]} s")
     return {"notebooks_seconds": round(sum(seconds.values()), 1), "notebook_seconds": seconds}
@@ -55,9 +76,21 @@ def bench_book() -> dict:
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         subprocess.run(
-            [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all",
-             "-W", "-n", "--keep-going", "--path-output", out],
-            check=True, cwd=ROOT, capture_output=True)
+            [
+                str(Path(sys.executable).parent / "jupyter-book"),
+                "build",
+                str(ROOT),
+                "--all",
+                "-W",
+                "-n",
+                "--keep-going",
+                "--path-output",
+                out,
+            ],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
         seconds = time.perf_counter() - start
     return {"book_build_seconds": round(seconds, 1)}
 
@@ -111,8 +144,11 @@ def run(only: tuple[str, ...] = ALL, real_minutes: float = 10.0) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--only", nargs="+", choices=ALL, default=list(ALL))
     parser.add_argument("--real-minutes", type=float, default=10.0)
     parser.add_argument("--no-save", action="store_true", help="do not write results/plots")

@@ -31,8 +31,9 @@ class TorchPeer(nn.Module):
         super().__init__()
         self.src_embed = nn.Embedding(VOCAB, d_model, padding_idx=PAD)
         self.tgt_embed = nn.Embedding(VOCAB, d_model, padding_idx=PAD)
-        self.transformer = nn.Transformer(d_model, heads, layers, layers, d_ff, dropout,
-                                          batch_first=True)
+        self.transformer = nn.Transformer(
+            d_model, heads, layers, layers, d_ff, dropout, batch_first=True
+        )
         self.generator = nn.Linear(d_model, VOCAB)
         self.dropout = nn.Dropout(dropout)
         position = torch.arange(max_len).unsqueeze(1)
@@ -49,8 +50,14 @@ class TorchPeer(nn.Module):
         causal = nn.Transformer.generate_square_subsequent_mask(tgt.size(1), dtype=torch.bool)
         s = self.dropout(self.src_embed(src) * self.scale + self.pe[: src.size(1)])
         t = self.dropout(self.tgt_embed(tgt) * self.scale + self.pe[: tgt.size(1)])
-        out = self.transformer(s, t, tgt_mask=causal, src_key_padding_mask=src_pad,
-                               tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
+        out = self.transformer(
+            s,
+            t,
+            tgt_mask=causal,
+            src_key_padding_mask=src_pad,
+            tgt_key_padding_mask=tgt_pad,
+            memory_key_padding_mask=src_pad,
+        )
         return self.generator(out)
 
 
@@ -61,7 +68,7 @@ def make_batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     lengths = torch.randint(SRC_LEN // 2, SRC_LEN + 1, (BATCH,), generator=g)
     for i, n in enumerate(lengths.tolist()):  # realistic: some rows padded
         src[i, n:] = PAD
-        tgt[i, n + 1:] = PAD
+        tgt[i, n + 1 :] = PAD
     return src, tgt[:, :-1], tgt[:, 1:]
 
 
@@ -75,8 +82,9 @@ def _models(dropout: float = 0.1) -> tuple[nn.Module, nn.Module]:
 
 def _train_step(model, optimizer, src, tgt_in, labels) -> None:
     logits = model(src, tgt_in)
-    loss = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), labels.reshape(-1),
-                                       ignore_index=PAD)
+    loss = nn.functional.cross_entropy(
+        logits.reshape(-1, VOCAB), labels.reshape(-1), ignore_index=PAD
+    )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -88,7 +96,9 @@ def _interleaved(fn_a, fn_b, repeats: int, warmup: int = 3) -> tuple[list[float]
         fn_b()
     times_a, times_b = [], []
     for i in range(repeats):
-        order = ((fn_a, times_a), (fn_b, times_b)) if i % 2 == 0 else ((fn_b, times_b), (fn_a, times_a))
+        order = (
+            ((fn_a, times_a), (fn_b, times_b)) if i % 2 == 0 else ((fn_b, times_b), (fn_a, times_a))
+        )
         for fn, times in order:
             start = time.perf_counter()
             fn()
@@ -107,7 +117,9 @@ def run(repeats: int = 30, threads: int = 2) -> dict:
     opt_peer = torch.optim.Adam(peer.parameters(), lr=1e-4)
     train_ours, train_peer = _interleaved(
         lambda: _train_step(ours, opt_ours, src, tgt_in, labels),
-        lambda: _train_step(peer, opt_peer, src, tgt_in, labels), repeats)
+        lambda: _train_step(peer, opt_peer, src, tgt_in, labels),
+        repeats,
+    )
 
     ours.eval()
     peer.eval()
@@ -126,8 +138,8 @@ def run(repeats: int = 30, threads: int = 2) -> dict:
         "torch_inference_forward_ms": med(eval_peer) * 1e3,
         "inference_forward_ratio_vs_torch": med(eval_ours) / med(eval_peer),
         "speed_config": "d_model 128, 4 heads, 3+3 layers, d_ff 512, dropout 0.1, "
-                        f"vocab {VOCAB}, batch {BATCH}x{SRC_LEN}, {threads} threads, "
-                        f"{repeats} interleaved repeats (median)",
+        f"vocab {VOCAB}, batch {BATCH}x{SRC_LEN}, {threads} threads, "
+        f"{repeats} interleaved repeats (median)",
     }
 
 

@@ -42,10 +42,18 @@ def plot_decoding(results: dict, out: Path) -> None:
         return
     lengths = sorted(by_length, key=int)
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    ax.plot([int(n) for n in lengths], [by_length[n]["uncached_seconds"] for n in lengths],
-            "o-", label="recompute the prefix")
-    ax.plot([int(n) for n in lengths], [by_length[n]["cached_seconds"] for n in lengths],
-            "o-", label="key/value cache")
+    ax.plot(
+        [int(n) for n in lengths],
+        [by_length[n]["uncached_seconds"] for n in lengths],
+        "o-",
+        label="recompute the prefix",
+    )
+    ax.plot(
+        [int(n) for n in lengths],
+        [by_length[n]["cached_seconds"] for n in lengths],
+        "o-",
+        label="key/value cache",
+    )
     ax.set_xlabel("new tokens per sentence")
     ax.set_ylabel("seconds for 64 sentences")
     ax.set_title("Greedy decoding, d_model 128, 3+3 layers")
@@ -55,8 +63,13 @@ def plot_decoding(results: dict, out: Path) -> None:
 
 def plot_bleu_curve(results: dict, out: Path) -> None:
     real = results.get("details", {}).get("real", {})
-    curves = {name: real.get(key) for name, key in
-              (("course recipe", "course_curve"), ("torch.nn.Transformer", "torch_curve"))}
+    curves = {
+        name: real.get(key)
+        for name, key in (
+            ("course recipe", "course_curve"),
+            ("torch.nn.Transformer", "torch_curve"),
+        )
+    }
     curves = {name: curve for name, curve in curves.items() if curve}
     if not curves:
         return
