@@ -278,9 +278,10 @@ def test_mha_equals_per_head_attention_written_out():
     heads = []
     for h in range(2):
         cols = slice(4 * h, 4 * h + 4)
-        q = x @ mha.q_proj.weight[cols].T + mha.q_proj.bias[cols]
-        k = x @ mha.k_proj.weight[cols].T + mha.k_proj.bias[cols]
-        v = x @ mha.v_proj.weight[cols].T + mha.v_proj.bias[cols]
+        (wq, bq), (wk, bk), (wv, bv) = (mha.projection(part) for part in "qkv")
+        q = x @ wq[cols].T + bq[cols]
+        k = x @ wk[cols].T + bk[cols]
+        v = x @ wv[cols].T + bv[cols]
         head, w = explicit(q, k, v, mask[0, 0])
         torch.testing.assert_close(w, weights[:, h], atol=1e-6, rtol=1e-5)
         heads.append(head)
@@ -366,3 +367,40 @@ def test_mha_wrong_mask_shape_is_named():
     x = torch.randn(2, 3, 16)
     with pytest.raises(ShapeError, match=r"mask of shape \(2, 1, 1, 4\)"):
         make_mha()(x, x, x, torch.ones(2, 1, 1, 4, dtype=torch.bool))
+
+
+def test_projection_views_and_errors():
+    mha = make_mha(8, 2)
+    weight, bias = mha.projection("k")
+    assert weight.shape == (8, 8) and bias.shape == (8,)
+    assert torch.equal(weight, mha.in_proj.weight[8:16])
+    assert torch.equal(mha.projection("kv")[0], mha.in_proj.weight[8:])
+    with pytest.raises(CourseLibError, match="parts must be 'q', 'k', 'v', 'qkv' or 'kv'"):
+        mha.projection("qv")
+
+
+def test_key_bias_gets_exactly_zero_gradient_and_does_not_matter():
+    mha = make_mha(8, 2).train()
+    x = torch.randn(2, 5, 8)
+    out, _ = mha(x, x, x)
+    out.pow(2).sum().backward()
+    grad = mha.in_proj.bias.grad
+    assert torch.all(grad[8:16] == 0) and grad[:8].abs().sum() > 0 and grad[16:].abs().sum() > 0
+    with torch.no_grad():
+        shifted = make_mha(8, 2)
+        shifted.in_proj.bias[8:16] += 5.0  # a different key bias: the same output
+    torch.testing.assert_close(shifted(x, x, x)[0], make_mha(8, 2)(x, x, x)[0])
+
+
+def test_checkpoints_with_separate_q_k_v_layers_still_load():
+    mha = make_mha(8, 2)
+    old = {
+        f"{part}_proj.{kind}": t
+        for kind in ("weight", "bias")
+        for part, t in zip("qkv", mha.in_proj.state_dict()[kind].split(8))
+    }
+    old.update({f"out_proj.{k}": v for k, v in mha.out_proj.state_dict().items()})
+    loaded = MultiHeadAttention(8, 2)
+    loaded.load_state_dict(old)
+    assert torch.equal(loaded.in_proj.weight, mha.in_proj.weight)
+    assert torch.equal(loaded.in_proj.bias, mha.in_proj.bias)

@@ -225,9 +225,9 @@ def test_in_proj_is_split_into_q_k_v_in_that_order():
     load_from_torch(encoder, t)
     w = t.encoder.layers[0].self_attn.in_proj_weight
     attn = encoder.layers[0].self_attn
-    assert torch.equal(attn.q_proj.weight, w[:16])
-    assert torch.equal(attn.k_proj.weight, w[16:32])
-    assert torch.equal(attn.v_proj.weight, w[32:])
+    assert torch.equal(attn.projection("q")[0], w[:16])
+    assert torch.equal(attn.projection("k")[0], w[16:32])
+    assert torch.equal(attn.projection("v")[0], w[32:])
 
 
 # --- errors -------------------------------------------------------------------------------

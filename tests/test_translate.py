@@ -45,8 +45,7 @@ def _tiny_pairs() -> list[tuple[str, str]]:
     return pairs + [("I love pizza", "J'aime la pizza")]
 
 
-@pytest.fixture(scope="module")
-def tiny():
+def train_tiny_model():
     """(model, src_tokenizer, tgt_tokenizer, pairs): a model that memorised ``pairs``."""
     torch.manual_seed(0)
     pairs = _tiny_pairs()
@@ -89,6 +88,11 @@ def tiny():
         torch.set_num_threads(threads)
     model.eval()
     return model, src_tok, tgt_tok, pairs
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return train_tiny_model()
 
 
 # ----------------------------------------------------------------------------- translate

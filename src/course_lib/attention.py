@@ -170,6 +170,10 @@ class MultiHeadAttention(nn.Module):
     mask broadcastable to ``(batch, heads, q_len, k_len)`` -> ``(batch, q_len, d_model)``;
     weights ``(batch, heads, q_len, k_len)`` when asked for.
 
+    The three input projections W^Q, W^K, W^V are stacked in one linear layer ``in_proj``
+    (``d_model -> 3 * d_model``), so self-attention projects with one matrix product;
+    :meth:`projection` gives each one's weight and bias. ``out_proj`` is W^O.
+
     ``cache`` (a dict, one per attention module) keeps projected keys and values between
     decoding steps: for self-attention (``static_kv=False``) new keys/values are appended;
     for cross-attention (``static_kv=True``) they are computed from the encoder memory once.
@@ -191,9 +195,9 @@ class MultiHeadAttention(nn.Module):
         self.n_heads = n_heads
         self.d_head = d_model // n_heads
         self.dropout = dropout
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        # W^Q, W^K and W^V stacked in one layer: rows [0, d) make the queries, [d, 2d) the
+        # keys, [2d, 3d) the values (the layout of nn.MultiheadAttention's in_proj_weight).
+        self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,18 +210,42 @@ class MultiHeadAttention(nn.Module):
         batch, _, seq, _ = x.shape
         return x.transpose(1, 2).reshape(batch, seq, self.d_model)
 
-    def _project(self, x: torch.Tensor, *projections: nn.Linear) -> list[torch.Tensor]:
-        """``x @ W^T + b`` for each projection, split into heads: ``(batch, heads, seq, d_head)``.
+    def projection(self, parts: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Weight and bias of the projection(s) ``parts``: "q", "k" or "v" (weight
+        ``(d_model, d_model)``, bias ``(d_model,)``), or "qkv" / "kv" stacked.
 
-        Several projections of the same input (q, k and v in self-attention) are done as one
-        matrix product with the weights stacked, which is faster than three small ones.
+        They are views of rows of ``in_proj``. A linear layer computes ``x @ weight.T + bias``,
+        so ``projection("q")[0].T`` is the paper's ``W^Q``.
         """
-        if len(projections) == 1:
-            return [self.split_heads(projections[0](x))]
-        weight = torch.cat([p.weight for p in projections])
-        bias = None if projections[0].bias is None else torch.cat([p.bias for p in projections])
-        parts = F.linear(x, weight, bias).split(self.d_model, dim=-1)
-        return [self.split_heads(part) for part in parts]
+        if parts not in ("q", "k", "v", "qkv", "kv"):
+            raise CourseLibError(f"parts must be 'q', 'k', 'v', 'qkv' or 'kv', got {parts!r}")
+        start = "qkv".index(parts[0]) * self.d_model
+        rows = slice(start, start + len(parts) * self.d_model)
+        bias = self.in_proj.bias
+        return self.in_proj.weight[rows], None if bias is None else bias[rows]
+
+    def _project(self, x: torch.Tensor, parts: str) -> list[torch.Tensor]:
+        """Project ``x`` with the rows of ``in_proj`` for ``parts`` ("qkv", "q", "kv"), in one
+        matrix product, and split each result into heads ``(batch, heads, seq, d_head)``."""
+        weight, bias = self.projection(parts)
+        if bias is not None and "k" in parts:
+            # The key bias adds the same number (q . b_k) to every score of a row, which the
+            # softmax ignores: its true gradient is 0, and autograd would only produce rounding
+            # noise, which Adam turns into random steps. So it is not trained.
+            k = parts.index("k") * self.d_model
+            key_bias = bias[k : k + self.d_model].detach()
+            bias = torch.cat([bias[:k], key_bias, bias[k + self.d_model :]])
+        projected = F.linear(x, weight, bias).split(self.d_model, dim=-1)
+        return [self.split_heads(t) for t in projected]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before q, k and v were stacked hold separate q_proj, k_proj,
+        # v_proj layers: stack them into in_proj so that those checkpoints still load.
+        for kind in ("weight", "bias"):
+            old = [f"{prefix}{part}_proj.{kind}" for part in "qkv"]
+            if all(key in state_dict for key in old):
+                state_dict[f"{prefix}in_proj.{kind}"] = torch.cat([state_dict.pop(k) for k in old])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _check_inputs(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
         for name, t in (("query", query), ("key", key), ("value", value)):
@@ -250,15 +278,15 @@ class MultiHeadAttention(nn.Module):
         self._check_inputs(query, key, value)
         reuse = cache is not None and static_kv and "k" in cache
         if query is key and key is value and not reuse:  # self-attention
-            q, k, v = self._project(query, self.q_proj, self.k_proj, self.v_proj)
+            q, k, v = self._project(query, "qkv")
         else:
-            (q,) = self._project(query, self.q_proj)
+            (q,) = self._project(query, "q")
             if reuse:  # cross-attention while decoding: the memory's keys and values, again
                 k, v = cache["k"], cache["v"]
             elif key is value:
-                k, v = self._project(key, self.k_proj, self.v_proj)
+                k, v = self._project(key, "kv")
             else:
-                (k,), (v,) = self._project(key, self.k_proj), self._project(value, self.v_proj)
+                (k,), (v,) = self._project(key, "k"), self._project(value, "v")
         if cache is not None and not reuse:
             if not static_kv and "k" in cache:  # self-attention while decoding: append
                 k = torch.cat([cache["k"], k], dim=2)

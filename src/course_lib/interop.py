@@ -15,8 +15,9 @@ course_lib                     torch
 ``Decoder``                    ``nn.TransformerDecoder`` (or ``nn.Transformer``)
 ``EncoderLayer``               ``nn.TransformerEncoderLayer``
 ``DecoderLayer``               ``nn.TransformerDecoderLayer``
-``q_proj``/``k_proj``/``v_proj``  rows ``[0:d]``/``[d:2d]``/``[2d:3d]`` of ``in_proj_weight``
-                               and ``in_proj_bias`` of ``nn.MultiheadAttention``
+``in_proj.weight``/``.bias``   ``in_proj_weight``/``in_proj_bias`` of
+                               ``nn.MultiheadAttention`` (both stack W^Q, W^K, W^V: rows
+                               ``[0:d]``, ``[d:2d]``, ``[2d:3d]``)
 ``out_proj``                   ``out_proj``
 ``cross_attn``                 ``multihead_attn``
 ``feed_forward.linear1/2``     ``linear1``/``linear2``
@@ -94,36 +95,23 @@ def _attention_pairs(
                 f"{prefix} (d_model={d}) needs {expected} (3 * d_model rows for q, k, v)"
             )
     _same(f"{prefix}: number of heads", course.n_heads, mha.num_heads)
-    for i, part in enumerate("qkv"):
-        rows = slice(i * d, (i + 1) * d)
-        linear = getattr(course, f"{part}_proj")
-        yield (
-            f"{prefix}.{part}_proj.weight",
-            linear.weight,
-            f"{torch_prefix}.in_proj_weight[{i * d}:{(i + 1) * d}]",
-            mha.in_proj_weight[rows],
-        )
-        yield (
-            f"{prefix}.{part}_proj.bias",
-            linear.bias,
-            f"{torch_prefix}.in_proj_bias[{i * d}:{(i + 1) * d}]",
-            mha.in_proj_bias[rows],
-        )
-    for kind in ("weight", "bias"):
-        yield (
-            f"{prefix}.out_proj.{kind}",
-            getattr(course.out_proj, kind),
-            f"{torch_prefix}.out_proj.{kind}",
-            getattr(mha.out_proj, kind),
-        )
+    # Both stack W^Q, W^K, W^V the same way: rows [0:d] q, [d:2d] k, [2d:3d] v.
+    yield from _linear_pairs(f"{prefix}.in_proj", course.in_proj, torch_prefix, mha, "in_proj_")
+    yield from _linear_pairs(
+        f"{prefix}.out_proj", course.out_proj, f"{torch_prefix}.out_proj", mha.out_proj
+    )
 
 
-def _linear_pairs(prefix: str, course: nn.Module, torch_prefix: str, theirs: nn.Module):
+def _linear_pairs(
+    prefix: str, course: nn.Module, torch_prefix: str, theirs: nn.Module, torch_name: str = ""
+) -> Iterator[Pair]:
+    """``weight`` and ``bias`` of a linear layer or LayerNorm (torch names may carry a prefix,
+    as ``in_proj_weight``)."""
     for kind in ("weight", "bias"):
-        ours, other = getattr(course, kind), getattr(theirs, kind, None)
+        ours, other = getattr(course, kind), getattr(theirs, torch_name + kind, None)
         if other is None:
-            raise CourseLibError(f"{torch_prefix}.{kind} is missing (bias=False?)")
-        yield f"{prefix}.{kind}", ours, f"{torch_prefix}.{kind}", other
+            raise CourseLibError(f"{torch_prefix}.{torch_name}{kind} is missing (bias=False?)")
+        yield f"{prefix}.{kind}", ours, f"{torch_prefix}.{torch_name}{kind}", other
 
 
 def _layer_pairs(prefix: str, course: nn.Module, torch_prefix: str, layer: nn.Module):
