@@ -549,3 +549,42 @@ def test_recipe_presets():
         recipe("huge", "toy")
     with pytest.raises(ShapeError):
         teacher_forcing(torch.tensor([1]))
+
+
+def test_history_plot_and_round_trip():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    src_tok, tgt_tok = tokenizers()
+    history = Trainer(
+        tiny_model(src_tok, tgt_tok),
+        src_tok,
+        tgt_tok,
+        PAIRS,
+        PAIRS[:2],
+        settings(max_steps=4, eval_every=2),
+    ).fit()
+    ax = history.plot()
+    assert ax.get_xlabel() == "step" and len(ax.lines) == 2
+    from course_lib.train import History
+
+    assert History.from_dict(history.to_dict()) == history
+
+
+def test_trainer_writes_a_checkpoint_at_each_validation(tmp_path):
+    src_tok, tgt_tok = tokenizers()
+    trainer = Trainer(
+        tiny_model(src_tok, tgt_tok),
+        src_tok,
+        tgt_tok,
+        PAIRS,
+        PAIRS[:2],
+        settings(max_steps=5, eval_every=2),
+        out_dir=tmp_path,
+    )
+    saved = []
+    original = trainer.save
+    trainer.save = lambda path=None: saved.append(trainer.step) or original(path)
+    trainer.fit()
+    assert saved == [2, 4, 5]  # after each validation, then at the end
+    assert (tmp_path / "checkpoint.pt").is_file()

@@ -303,6 +303,26 @@ def _read(path: Path) -> dict[str, Any]:
     return state
 
 
+def _mismatch(model: nn.Module, weights: dict[str, torch.Tensor]) -> str:
+    """A short description of how ``weights`` differ from what ``model`` expects."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = [
+        f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in weights and weights[k].shape != v.shape
+    ]
+    parts = []
+    if wrong:
+        parts.append(f"shape mismatch (checkpoint vs config) {wrong[:3]}")
+    if missing:
+        parts.append(f"missing weights {missing[:3]}")
+    if unexpected:
+        parts.append(f"unexpected weights {unexpected[:3]}")
+    return "; ".join(parts) or "the weights do not fit the model"
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint written by :func:`save_checkpoint` (a file or a run directory).
 
@@ -341,26 +361,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     ):
         raise CourseLibError(f"checkpoint {path}: 'model' must be a dict of tensors")
     model = Transformer(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    wrong = [
-        f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in weights and weights[k].shape != v.shape
-    ]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing weights {missing[:3]}")
-        if unexpected:
-            parts.append(f"unexpected weights {unexpected[:3]}")
-        if wrong:
-            parts.append(f"shape mismatch (checkpoint vs config) {wrong[:3]}")
-        raise CourseLibError(f"checkpoint {path} does not match its config: {'; '.join(parts)}")
-    model.load_state_dict(
-        {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
-    )
+    floats = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    try:
+        # strict: every weight present with the shape the config implies (the model also
+        # converts older layouts, e.g. separate q/k/v projections, on the way in)
+        model.load_state_dict(floats)
+    except RuntimeError:
+        raise CourseLibError(
+            f"checkpoint {path} does not match its config: {_mismatch(model, weights)}"
+        ) from None
     model.to(device)
     model.eval()
     metadata = dict(state.get("metadata") or {})

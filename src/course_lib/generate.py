@@ -417,8 +417,10 @@ def beam_search(
     best extensions (by summed log-probability) are examined in order: an ``<end>`` among
     the first ``beam_size`` finishes a hypothesis, the best ``beam_size`` others stay
     alive. Finished hypotheses are ranked by ``score / ((5 + length) / 6) ** length_penalty``
-    (GNMT). A sentence is done when it has ``beam_size`` finished hypotheses or when no live
-    one can still beat its best; at ``max_new_tokens`` the live hypotheses count as finished.
+    (GNMT). A sentence is done when no live hypothesis can still beat its best finished one
+    (scores only fall as a hypothesis grows, so ``best_alive / penalty(max_new_tokens)``
+    bounds them); stopping as soon as ``beam_size`` hypotheses have finished would be faster
+    but can return a worse sentence. At ``max_new_tokens`` live hypotheses count as finished.
     The key/value cache is reordered after every step (:func:`reorder_cache`).
 
     Shapes: src ``(batch, src_len)`` -> ``tokens (batch, n)`` (best hypothesis per sentence,
@@ -480,7 +482,7 @@ def beam_search(
                 best_alive = float(new_scores[b].max())
                 # Log-probabilities only decrease, so no live hypothesis can end above
                 # best_alive / penalty(max_new_tokens) (alpha >= 0, scores <= 0).
-                if alive == 0 or len(finished[b]) >= k or best >= best_alive / bound_penalty:
+                if alive == 0 or best >= best_alive / bound_penalty:
                     done[b] = True
                     new_scores[b] = float("-inf")
             if all(done):

@@ -548,19 +548,28 @@ def evaluate(
 class TrainSettings:
     """Everything about *how* to train (the model's sizes live in ``TransformerConfig``).
 
+    The defaults are the course's recipe for a d_model-128 pre-norm model (warm-up 100
+    steps, ``lr_scale`` 0.5 on the paper's schedule, label smoothing 0.1, clipping at 1).
+
     Budgets: training stops at ``max_steps`` optimiser steps or after ``max_minutes`` of
     training time (validation time not counted), whichever comes first; at least one must
     be set. ``target_exact_match`` (0-1) also stops once validation reaches it.
+
+    Validation (loss, greedy exact match, BLEU, chrF on up to ``eval_sentences`` pairs)
+    runs every ``eval_every`` steps and at the end. A trainer with an ``out_dir`` writes
+    ``checkpoint.pt`` every ``checkpoint_every`` steps (None: after each validation), at the
+    end and on Ctrl-C. ``precision`` ``"auto"`` uses bfloat16 (or float16 with loss scaling)
+    autocast on CUDA and float32 elsewhere; ``device`` ``"auto"`` picks CUDA, MPS or the CPU.
     """
 
     batch_size: int = 64
     max_steps: int | None = None
     max_minutes: float | None = None
-    warmup_steps: int = 400
-    lr_scale: float = 1.0
+    warmup_steps: int = 100
+    lr_scale: float = 0.5
     label_smoothing: float = 0.1
     clip_norm: float | None = 1.0
-    eval_every: int = 200
+    eval_every: int = 100
     eval_sentences: int | None = 500
     target_exact_match: float | None = None
     log_every: int = 10
@@ -1018,13 +1027,15 @@ class Trainer:
                         bar.set_postfix(loss=f"{record['loss']:.3f}", refresh=False)
                         if live is not None:
                             live.update(self.history)
-                    if self.step % s.eval_every == 0 and self.valid_data is not None:
+                    validated = self.step % s.eval_every == 0 and self.valid_data is not None
+                    if validated:
                         reason = self._validate_and_check()
                         if live is not None:
                             live.update(self.history)
                         if reason:
                             break
-                    if s.checkpoint_every and self.step % s.checkpoint_every == 0:
+                    every = s.checkpoint_every
+                    if (every and self.step % every == 0) or (every is None and validated):
                         self.save()
                         context.barrier()
                     if context.agree_any(flag["stop"]):

@@ -1,9 +1,11 @@
 """Chapter 4 exercises: the causal mask, the decoder's combined mask, a decoder layer.
 
 The references are the ``course_lib`` pieces the chapter builds. For the decoder layer
-the weights travel as a plain ``dict`` of tensors named like ``DecoderLayer.state_dict()``
-(``"self_attn.q_proj.weight"``, ..., ``"norm3.bias"``), so the grader can send them into
-its sandbox.
+the weights travel as a plain ``dict`` of tensors (so the grader can send them into its
+sandbox), one matrix per role as in the paper: ``"self_attn.q_proj.weight"``,
+``"self_attn.k_proj.weight"``, ..., ``"cross_attn.out_proj.bias"``,
+``"feed_forward.linear1.weight"``, ..., ``"norm3.bias"``. (``DecoderLayer`` stacks q, k and
+v in one ``in_proj`` layer; its ``load_state_dict`` accepts this form too.)
 """
 
 from __future__ import annotations
@@ -44,13 +46,20 @@ def _target_cases() -> list[Case]:
 
 
 def layer_weights(d_model: int, d_ff: int, seed: int) -> dict[str, torch.Tensor]:
-    """Random weights for a ``DecoderLayer``, LayerNorm scales and shifts included."""
+    """Random weights for a decoder layer, one matrix per role (``q_proj``, ``k_proj``,
+    ``v_proj``, ``out_proj``, ...), LayerNorm scales and shifts included."""
     generator = torch.Generator().manual_seed(seed)
-    shapes = {name: p.shape for name, p in DecoderLayer(d_model, 1, d_ff).state_dict().items()}
+    shapes = {}
+    for name, p in DecoderLayer(d_model, 1, d_ff).state_dict().items():
+        if ".in_proj." in name:  # split the stacked projection into its three roles
+            for part in "qkv":
+                shapes[name.replace("in_proj", f"{part}_proj")] = (d_model, *p.shape[1:])
+        else:
+            shapes[name] = tuple(p.shape)
     return {
         name: torch.randn(shape, generator=generator) * (0.3 if len(shape) > 1 else 0.5)
         + (1.0 if name.startswith("norm") and name.endswith("weight") else 0.0)
-        for name, shape in shapes.items()
+        for name, shape in sorted(shapes.items())
     }
 
 
