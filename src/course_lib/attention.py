@@ -197,8 +197,22 @@ class MultiHeadAttention(nn.Module):
         self.dropout = dropout
         # W^Q, W^K and W^V stacked in one layer: rows [0, d) make the queries, [d, 2d) the
         # keys, [2d, 3d) the values (the layout of nn.MultiheadAttention's in_proj_weight).
-        self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
+        # Created without initial values (initialised just below), on the default device.
+        device = torch.empty(0).device
+        self.in_proj = nn.utils.skip_init(nn.Linear, d_model, 3 * d_model, bias, device=device)
+        self._init_like_three_linears()
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def _init_like_three_linears(self) -> None:
+        """Initialise W^Q, W^K, W^V (and biases) exactly as three ``nn.Linear(d_model, d_model)``
+        layers would be, one after the other (so the stacking changes no initial value)."""
+        with torch.no_grad():
+            for part in "qkv":
+                weight, bias = self.projection(part)
+                nn.init.kaiming_uniform_(weight, a=math.sqrt(5))  # nn.Linear's default
+                if bias is not None:
+                    bound = 1 / math.sqrt(self.d_model)
+                    nn.init.uniform_(bias, -bound, bound)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, seq, d_model)`` -> ``(batch, heads, seq, d_head)``."""

@@ -55,10 +55,16 @@ class Transformer(nn.Module):
             self.generator.weight = self.tgt_embed.embedding.weight
 
     def _reset_parameters(self) -> None:
-        """Xavier-uniform for every matrix (as ``nn.Transformer``); padding rows stay zero."""
-        for p in self.parameters():
+        """Xavier-uniform for every matrix (as ``nn.Transformer``); padding rows stay zero.
+
+        An attention's ``in_proj`` stacks W^Q, W^K and W^V: each is initialised as its own
+        ``d_model x d_model`` matrix.
+        """
+        for name, p in self.named_parameters():
             if p.dim() > 1:
-                nn.init.xavier_uniform_(p)
+                stacked = name.endswith("in_proj.weight")
+                for matrix in p.split(self.config.d_model) if stacked else (p,):
+                    nn.init.xavier_uniform_(matrix)
         with torch.no_grad():
             self.src_embed.embedding.weight[self.config.pad_id].zero_()
             self.tgt_embed.embedding.weight[self.config.pad_id].zero_()

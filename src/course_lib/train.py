@@ -18,6 +18,7 @@ notebooks, checkpoints, a time or step budget, and ``torchrun`` multi-process tr
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import signal
@@ -1102,6 +1103,25 @@ REAL_TRAINING: dict[str, Any] = {
 }
 
 
+def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(model fields, training fields)`` from a JSON file for ``--config``: an object of
+    ``TransformerConfig`` fields, optionally with a ``"training"`` object of
+    :class:`TrainSettings` fields, e.g. ``{"d_model": 256, "training": {"batch_size": 32}}``."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise CourseLibError(f"--config: {path!r} is not 'small', 'base' or an existing JSON file")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CourseLibError(f"--config {file}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise CourseLibError(f"--config {file}: expected a JSON object of config fields")
+    training = data.pop("training", {})
+    if not isinstance(training, dict):
+        raise CourseLibError(f"--config {file}: 'training' must be an object")
+    return data, training
+
+
 def recipe(
     config: str = "small", corpus: str = "toy", tokenizer: str | None = None
 ) -> dict[str, Any]:
@@ -1130,8 +1150,6 @@ def recipe(
         training["warmup_steps"] = 4000
         training["lr_scale"] = 1.0
     elif isinstance(config, str) and config.endswith(".json"):
-        from course_lib.commands.train import read_config_file
-
         fields_, extra = read_config_file(config)
         model = {**SMALL_MODEL, **fields_}
         training.update(extra)
@@ -1232,6 +1250,7 @@ __all__ = [
     "label_smoothed_cross_entropy",
     "make_optimizer",
     "noam_schedule",
+    "read_config_file",
     "resolve_precision",
     "seed_everything",
     "select_device",

@@ -168,23 +168,6 @@ def load_corpus(corpus: str) -> dict[str, Any]:
     }
 
 
-def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(model fields, training fields)`` from a JSON config file."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise CourseLibError(f"--config: {path!r} is not 'small', 'base' or an existing JSON file")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CourseLibError(f"--config {file}: not valid JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise CourseLibError(f"--config {file}: expected a JSON object of config fields")
-    training = data.pop("training", {})
-    if not isinstance(training, dict):
-        raise CourseLibError(f"--config {file}: 'training' must be an object")
-    return data, training
-
-
 def apply_arguments(settings: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Command-line options override recipe and file settings."""
     mapping = {
