@@ -202,6 +202,13 @@ class MultiHeadAttention(nn.Module):
         self.in_proj = nn.utils.skip_init(nn.Linear, d_model, 3 * d_model, bias, device=device)
         self._init_like_three_linears()
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        # The key bias adds the same number (q . b_k) to every score of a row, which the
+        # softmax ignores: it cannot change any output and its true gradient is 0 (autograd
+        # would compute rounding noise, which Adam turns into random steps). So it is not
+        # used: 1 for the query and value biases, 0 for the key bias.
+        used = torch.ones(3 * d_model)
+        used[d_model : 2 * d_model] = 0.0
+        self.register_buffer("bias_used", used, persistent=False)
 
     def _init_like_three_linears(self) -> None:
         """Initialise W^Q, W^K, W^V (and biases) exactly as three ``nn.Linear(d_model, d_model)``
@@ -213,6 +220,8 @@ class MultiHeadAttention(nn.Module):
                 if bias is not None:
                     bound = 1 / math.sqrt(self.d_model)
                     nn.init.uniform_(bias, -bound, bound)
+            if self.in_proj.bias is not None:  # the key bias is not used (see __init__)
+                self.projection("k")[1].zero_()
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, seq, d_model)`` -> ``(batch, heads, seq, d_head)``."""
@@ -243,12 +252,8 @@ class MultiHeadAttention(nn.Module):
         matrix product, and split each result into heads ``(batch, heads, seq, d_head)``."""
         weight, bias = self.projection(parts)
         if bias is not None and "k" in parts:
-            # The key bias adds the same number (q . b_k) to every score of a row, which the
-            # softmax ignores: its true gradient is 0, and autograd would only produce rounding
-            # noise, which Adam turns into random steps. So it is not trained.
-            k = parts.index("k") * self.d_model
-            key_bias = bias[k : k + self.d_model].detach()
-            bias = torch.cat([bias[:k], key_bias, bias[k + self.d_model :]])
+            start = "qkv".index(parts[0]) * self.d_model
+            bias = bias * self.bias_used[start : start + len(parts) * self.d_model]
         projected = F.linear(x, weight, bias).split(self.d_model, dim=-1)
         return [self.split_heads(t) for t in projected]
 

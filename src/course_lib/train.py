@@ -740,6 +740,7 @@ class Trainer:
         context: a :class:`course_lib.distributed.DistributedContext` for ``torchrun``
             runs (None: a single process).
         on_validation: called with each validation record (e.g. to print it).
+        on_start: called (no arguments) when the loop starts, once Ctrl-C is handled.
 
     ``fit()`` trains until a budget is spent and returns a :class:`History`. Training is
     deterministic for a seed on one machine, and resumable: ``Trainer.resume(path, ...)``
@@ -758,6 +759,7 @@ class Trainer:
         out_dir: str | Path | None = None,
         context: Any = None,
         on_validation: Callable[[dict[str, float]], None] | None = None,
+        on_start: Callable[[], None] | None = None,
         metadata: dict[str, Any] | None = None,
     ):
         from course_lib.model import Transformer
@@ -799,6 +801,7 @@ class Trainer:
             )
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.on_validation = on_validation
+        self.on_start = on_start
         self.metadata = dict(metadata or {})
         self.optimizer = make_optimizer(self.model)
         self.scheduler = WarmupInverseSqrtSchedule(
@@ -1007,6 +1010,8 @@ class Trainer:
         reason = ""
         try:
             with _stop_on_sigint(flag):
+                if self.on_start is not None:
+                    self.on_start()
                 while True:
                     reason = self._budget_spent()
                     if reason:

@@ -307,17 +307,18 @@ def run(args: argparse.Namespace) -> int:
             out,
             context=context,
             on_validation=report if context.is_main else None,
+            on_start=lambda: say(
+                f"training on {corpus['name']}: {len(trainer.train_data)} pairs, "
+                f"{model.num_parameters():,} parameters, device {context.device}"
+                + (f", {context.world_size} processes" if context.distributed else "")
+                + " (Ctrl-C stops and saves a checkpoint)",
+                flush=True,
+            ),
             metadata=metadata,
         )
         if checkpoint is not None:
             trainer.load_state(checkpoint)
             say(f"resuming from {out / 'checkpoint.pt'} at step {trainer.step}")
-        say(
-            f"training on {corpus['name']}: {len(trainer.train_data)} pairs, "
-            f"{model.num_parameters():,} parameters, device {context.device}"
-            + (f", {context.world_size} processes" if context.distributed else ""),
-            flush=True,
-        )
         began = time.perf_counter()
         history = trainer.fit()
         if history.stopped == "interrupted":
