@@ -105,7 +105,7 @@ def test_every_parameter_gets_a_gradient_from_one_loss(norm_first):
         if name.endswith("in_proj.bias"):
             # Adding the same vector to every key adds q.b to every score of a row, which the
             # softmax ignores: the key bias (rows d..2d) has zero true gradient, and
-            # course_lib does not train it. The query and value biases must learn.
+            # course_lib does not use it. The query and value biases must learn.
             assert torch.all(grad[d : 2 * d] == 0), name
             grad = torch.cat([grad[:d], grad[2 * d :]])
         assert grad.abs().max() > 1e-6, f"{name} got a zero gradient"
