@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.plots import write_plots
 
         write_plots(previous, ROOT / "book" / "images" / "performance")
+        from benchmarks.report import write_page
+
+        write_page(previous, ROOT / "book" / "performance.md")
     print(json.dumps(results, sort_keys=True))
     return 0
 

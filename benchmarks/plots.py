@@ -61,30 +61,42 @@ def plot_decoding(results: dict, out: Path) -> None:
     _save(fig, out / "decoding.png")
 
 
-def plot_bleu_curve(results: dict, out: Path) -> None:
-    real = results.get("details", {}).get("real", {})
-    curves = {
-        name: real.get(key)
-        for name, key in (
-            ("course recipe", "course_curve"),
-            ("torch.nn.Transformer", "torch_curve"),
-        )
-    }
-    curves = {name: curve for name, curve in curves.items() if curve}
-    if not curves:
+def plot_toy_curve(results: dict, out: Path) -> None:
+    curve = results.get("details", {}).get("toy", {}).get("toy_curve")
+    if not curve:
         return
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    for name, curve in curves.items():
-        ax.plot([p["seconds"] / 60 for p in curve], [p["bleu"] for p in curve], "o-", label=name)
-    ax.set_xlabel("training minutes")
-    ax.set_ylabel("BLEU (validation sample)")
-    ax.set_title("Tatoeba English→French, same split, same budget")
+    ax.plot([p["train_seconds"] for p in curve], [100 * p["exact_match"] for p in curve], "o-")
+    ax.axhline(99, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("training seconds (2 threads)")
+    ax.set_ylabel("held-out exact match (%)")
+    ax.set_title("Bundled corpus: chapter 6's recipe")
+    _save(fig, out / "toy_curve.png")
+
+
+def plot_real(results: dict, out: Path) -> None:
+    if "real_bleu_10min" not in results or "torch_real_bleu_10min" not in results:
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    metrics = ["BLEU", "chrF"]
+    ours = [results["real_bleu_10min"], results["real_chrf_10min"]]
+    peer = [results["torch_real_bleu_10min"], results["torch_real_chrf_10min"]]
+    x = range(len(metrics))
+    ax.bar([i - 0.2 for i in x], ours, width=0.4, label="course recipe")
+    ax.bar([i + 0.2 for i in x], peer, width=0.4, label="plain nn.Transformer")
+    for i in x:
+        ax.text(i - 0.2, ours[i], f"{ours[i]:.1f}", ha="center", va="bottom")
+        ax.text(i + 0.2, peer[i], f"{peer[i]:.1f}", ha="center", va="bottom")
+    ax.set_xticks(list(x), metrics)
+    minutes = results.get("details", {}).get("real", {}).get("minutes", 10)
+    ax.set_title(f"Tatoeba test split after {minutes:g} minutes of CPU training")
     ax.legend()
-    _save(fig, out / "bleu_curve.png")
+    _save(fig, out / "real.png")
 
 
 def write_plots(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     plot_speed(results, out)
     plot_decoding(results, out)
-    plot_bleu_curve(results, out)
+    plot_toy_curve(results, out)
+    plot_real(results, out)
