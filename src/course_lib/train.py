@@ -1086,7 +1086,7 @@ SMALL_MODEL: dict[str, Any] = {
 #: Training settings for the bundled corpus (reaches >= 99% held-out exact match).
 TOY_TRAINING: dict[str, Any] = {
     "batch_size": 64,
-    "max_steps": 600,
+    "max_steps": 1000,
     "warmup_steps": 100,
     "lr_scale": 0.5,
     "label_smoothing": 0.1,

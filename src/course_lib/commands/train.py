@@ -1,7 +1,7 @@
 """Train a translation model and write checkpoints.
 
 Examples:
-  course-lib train --corpus toy --out runs/toy                # the bundled corpus, ~1 minute
+  course-lib train --corpus toy --out runs/toy                # the bundled corpus, ~1.5 minutes
   course-lib train --corpus tatoeba --out runs/fr --minutes 10
   course-lib train --corpus my_pairs.tsv --out runs/mine --steps 5000 --device cuda
   course-lib train --corpus toy --out runs/toy --resume --steps 2000   # continue a run
@@ -13,8 +13,9 @@ Corpora:
   tatoeba  Tatoeba English-French (downloaded once and cached), split by English sentence
   PATH     a UTF-8 TSV of English<TAB>French[<TAB>...] lines, split by English sentence
 
-Writes to --out: checkpoint.pt (every --checkpoint-every steps, at the end, and on Ctrl-C:
-the first Ctrl-C stops after the current step and saves; a second one aborts) and
+Writes to --out: checkpoint.pt (after each validation or every --checkpoint-every steps, at
+the end, and on Ctrl-C: the first Ctrl-C stops after the current step and saves; a second
+one aborts), with --weights-dtype float16 also model.pt (translation only, half the size), and
 metrics.json (settings, history, final validation and test scores). Budgets (--steps,
 --minutes) count the whole run, so with --resume they say where to stop in total.
 Under torchrun every process trains on its share of each batch; only rank 0 prints and
