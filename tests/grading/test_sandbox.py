@@ -180,7 +180,11 @@ def f():
         run = sandbox.run(job(probe=source))
         seen = output(records_by_id(run)["probe"])
         assert seen["network"] in ("OSError", "TimeoutError")
-        assert seen["write outside"] == "OSError"
+        # The sandbox mounts a private, empty /tmp: a folder outside it is read-only (the
+        # write fails), a folder under /tmp (a checkout there) is replaced by the private
+        # one (the write lands there and vanishes). Either way nothing appears outside.
+        private = outside.resolve().is_relative_to("/tmp")
+        assert seen["write outside"] in (("OSError", "allowed") if private else ("OSError",))
         assert seen["write /tmp"] == "allowed" and seen["write cwd"] == "allowed"
         assert seen["hidden folder"] == []
         assert seen["uid"] == 65534
