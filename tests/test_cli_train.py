@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from course_lib.checkpoint import load_checkpoint
 from course_lib.cli import main
@@ -34,6 +35,14 @@ TINY = {
     "max_len": 32,
     "training": {"eval_every": 3, "batch_size": 4},
 }
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    """`--threads` sets torch's thread count for the process: restore it after each test."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -129,12 +138,16 @@ def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, corpus, tiny
             "--quiet",
             "--weights-dtype",
             "float16",
+            "--threads",
+            "1",
         ]
     )
     assert code == 0
     assert "resuming from" in capsys.readouterr().out
     assert json.loads((out / "metrics.json").read_text())["steps"] == 9
-    assert load_checkpoint(out / "model.pt").metadata["weights_dtype"] == "float16"
+    model_only = load_checkpoint(out / "model.pt")
+    assert model_only.metadata["weights_dtype"] == "float16"
+    assert "--threads 1" in model_only.metadata["command"]
 
 
 def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path, corpus, tiny):
@@ -245,6 +258,8 @@ def test_unwritable_output_directory(tmp_path, corpus):
 def test_bad_options(tmp_path, corpus):
     result = run_cli("--corpus", corpus, "--out", tmp_path / "run", "--steps", 0)
     assert_clean_error(result, "--steps must be at least 1")
+    result = run_cli("--corpus", corpus, "--out", tmp_path / "run", "--threads", 0)
+    assert_clean_error(result, "--threads must be at least 1")
     result = run_cli("--corpus", corpus, "--out", tmp_path / "run", "--config", "huge")
     assert_clean_error(result, "config must be", "huge")
     bad_json = tmp_path / "bad.json"

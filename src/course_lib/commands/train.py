@@ -106,6 +106,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write model.pt, translation-only, with weights in this "
         "dtype (float16 halves its size)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for PyTorch (default: all cores; 1 is often faster on a busy machine)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -221,6 +228,7 @@ def command_line(args: argparse.Namespace) -> str:
         "checkpoint_every",
         "precision",
         "tokenizer",
+        "threads",
     ):
         value = getattr(args, option)
         if value is not None:
@@ -235,7 +243,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def _validate_args(args: argparse.Namespace) -> None:
-    for name in ("steps", "batch_size", "eval_every", "checkpoint_every"):
+    for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise CourseLibError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -251,6 +259,8 @@ def run(args: argparse.Namespace) -> int:
     from course_lib.distributed import DistributedContext
 
     _validate_args(args)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     out = check_output_dir(args.out)
     corpus = load_corpus(args.corpus)
     context = DistributedContext.from_env(args.device)
