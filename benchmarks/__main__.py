@@ -4,8 +4,9 @@ The results are also written to ``benchmarks/results/latest.json``, and plots fo
 book's performance page to ``book/images/performance/``. Each figure that has a peer
 (``torch.nn.Transformer``, the uncached decoder) is measured against it in the same run.
 
-Options: ``--only NAME [NAME ...]`` runs a subset (speed, decoding, toy, real, grading,
-notebooks, book); ``--real-minutes M`` shortens the real-corpus training (default 10).
+Options: ``--only NAME [NAME ...]`` runs a subset (speed, decoding, toy, grading, real,
+ablation, notebooks, book); ``--real-minutes M`` sets the real-corpus training budget
+(default 10), ``--ablation-minutes M`` that of each recipe-ablation row (default 3).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 THREADS = 2
-ALL = ("speed", "decoding", "toy", "grading", "real", "notebooks", "book")
+ALL = ("speed", "decoding", "toy", "grading", "real", "ablation", "notebooks", "book")
 HEADLINE = (
     "train_step_ratio_vs_torch",
     "inference_forward_ratio_vs_torch",
@@ -31,6 +32,7 @@ HEADLINE = (
     "real_chrf_10min",
     "torch_real_bleu_10min",
     "torch_real_chrf_10min",
+    "ablation_bleu_gain_total",
     "grade_seconds_per_submission",
     "notebooks_seconds",
     "book_build_seconds",
@@ -61,33 +63,62 @@ def bench_notebooks() -> dict:
     return {"notebooks_seconds": round(sum(seconds.values()), 1), "notebook_seconds": seconds}
 
 
+def _two_at_a_time(jobs: dict[str, list[str]]) -> dict[str, dict]:
+    """Run ``python -m benchmarks.bench_training ARGS`` for each job, two processes at a time
+    with one thread each (one core each on this 2-core machine); each job's last output line
+    is its JSON result."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    names, results = list(jobs), {}
+    for begin in range(0, len(names), 2):
+        running = {
+            name: subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.bench_training", *jobs[name], "--threads", "1"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for name in names[begin : begin + 2]
+        }
+        for name, job in running.items():
+            out, _ = job.communicate()
+            if job.returncode != 0:
+                raise SystemExit(f"training benchmark {name!r} failed (exit {job.returncode})")
+            results[name] = json.loads(out.strip().splitlines()[-1])
+            _log(f"{name}: done")
+    return results
+
+
 def bench_real(minutes: float) -> dict:
     """The course's recipe and the nn.Transformer baseline, trained side by side for the same
     wall-clock budget, one process and one thread (one core) each, on the same split."""
-    code = (
-        "import json, sys; from benchmarks.bench_training import run_real; "
-        "which = sys.argv[1]; minutes = float(sys.argv[2]); "
-        "print(json.dumps(run_real(minutes=minutes, threads=1, "
-        "course=which == 'course', baseline=which == 'torch')))"
-    )
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    jobs = {
-        which: subprocess.Popen(
-            [sys.executable, "-c", code, which, str(minutes)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for which in ("course", "torch")
+    budget = ["real", "--minutes", str(minutes)]
+    runs = _two_at_a_time({"course": [*budget, "--no-baseline"], "torch": [*budget, "--no-course"]})
+    return {
+        "parallel": "course and torch trained at the same time, 1 thread each",
+        **runs["torch"],
+        **runs["course"],
     }
-    merged: dict = {"parallel": "course and torch trained at the same time, 1 thread each"}
-    for which, job in jobs.items():
-        out, _ = job.communicate()
-        if job.returncode != 0:
-            raise SystemExit(f"real-corpus benchmark ({which}) failed")
-        merged.update(json.loads(out.strip().splitlines()[-1]))
-    return merged
+
+
+def bench_ablation(minutes: float) -> dict:
+    """The recipe, one change at a time, each row trained for ``minutes`` (two at a time)."""
+    from benchmarks.bench_training import ABLATION
+
+    runs = _two_at_a_time(
+        {
+            name: ["ablation", "--row", str(i), "--minutes", str(minutes)]
+            for i, name in enumerate(ABLATION)
+        }
+    )
+    rows = list(runs.values())
+    for before, row in zip([None, *rows], rows):
+        row["bleu_gain"] = None if before is None else round(row["bleu"] - before["bleu"], 2)
+    return {
+        "ablation_minutes": minutes,
+        "ablation": rows,
+        "ablation_bleu_gain_total": round(rows[-1]["bleu"] - rows[0]["bleu"], 2),
+    }
 
 
 def bench_book() -> dict:
@@ -113,7 +144,9 @@ def bench_book() -> dict:
     return {"book_build_seconds": round(time.perf_counter() - start, 1)}
 
 
-def run(only: tuple[str, ...] = ALL, real_minutes: float = 10.0) -> dict:
+def run(
+    only: tuple[str, ...] = ALL, real_minutes: float = 10.0, ablation_minutes: float = 3.0
+) -> dict:
     import torch
 
     from benchmarks.machine import machine_info
@@ -139,6 +172,8 @@ def run(only: tuple[str, ...] = ALL, real_minutes: float = 10.0) -> dict:
             output = bench_training.run_toy()
         elif name == "real":
             output = bench_real(real_minutes)
+        elif name == "ablation":
+            output = bench_ablation(ablation_minutes)
         elif name == "grading":
             from benchmarks import bench_grading
 
@@ -167,10 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", nargs="+", choices=ALL, default=list(ALL))
     parser.add_argument("--real-minutes", type=float, default=10.0)
+    parser.add_argument("--ablation-minutes", type=float, default=3.0)
     parser.add_argument("--no-save", action="store_true", help="do not write results/plots")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
-    results = run(tuple(args.only), args.real_minutes)
+    results = run(tuple(args.only), args.real_minutes, args.ablation_minutes)
     if not args.no_save:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

@@ -106,6 +106,20 @@ def _interleaved(fn_a, fn_b, repeats: int, warmup: int = 3) -> tuple[list[float]
     return times_a, times_b
 
 
+def profile_step(model, optimizer, src, tgt_in, labels, steps: int = 5, top: int = 6) -> dict:
+    """Share of a training step's CPU time per operator (torch.profiler, self time): which
+    kernels a step is made of, and so what is ours to make faster."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            _train_step(model, optimizer, src, tgt_in, labels)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    ranked = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    return {e.key: round(100 * e.self_cpu_time_total / total, 1) for e in ranked}
+
+
 def run(repeats: int = 30, threads: int = 2) -> dict:
     """Median step times of both models and their ratio (ours / torch; below 1 = faster)."""
     torch.set_num_threads(threads)
@@ -120,6 +134,11 @@ def run(repeats: int = 30, threads: int = 2) -> dict:
         lambda: _train_step(peer, opt_peer, src, tgt_in, labels),
         repeats,
     )
+
+    profiles = {
+        "course_lib": profile_step(ours, opt_ours, src, tgt_in, labels),
+        "nn.Transformer": profile_step(peer, opt_peer, src, tgt_in, labels),
+    }
 
     ours.eval()
     peer.eval()
@@ -137,6 +156,7 @@ def run(repeats: int = 30, threads: int = 2) -> dict:
         "inference_forward_ms": med(eval_ours) * 1e3,
         "torch_inference_forward_ms": med(eval_peer) * 1e3,
         "inference_forward_ratio_vs_torch": med(eval_ours) / med(eval_peer),
+        "train_step_profile_percent": profiles,
         "speed_config": "d_model 128, 4 heads, 3+3 layers, d_ff 512, dropout 0.1, "
         f"vocab {VOCAB}, batch {BATCH}x{SRC_LEN}, {threads} threads, "
         f"{repeats} interleaved repeats (median)",

@@ -7,15 +7,18 @@
   are translated with >= 99% exact match. Evaluation time is not counted as training.
 * :func:`run_real` trains, for the same wall-clock budget each, the course's recipe and a
   plain ``nn.Transformer`` (word-level tokens, d_model 128, 3 + 3 post-norm layers, Adam
-  with warm-up, label smoothing 0.1) on the same batches of the same split by English
+  with warm-up, label smoothing 0.1, random batches) on the same split by English
   sentence of ``tatoeba-eng-fra-large.tsv``, then scores both on the test split with
-  greedy decoding and sacrebleu (BLEU and chrF, all references of a sentence).
-
+  greedy decoding and sacrebleu (BLEU and chrF, all references of a sentence). Both are
+  also scored on a validation sample during training: BLEU against training time.
+* :func:`run_ablation_row` trains one row of :data:`ABLATION` (nn.Transformer's defaults,
+  then bucketing, pre-norm and a tied output layer added one at a time) for a short budget:
+  which part of the recipe is worth how many BLEU points.
 * :func:`run_depth` compares 3 + 3 and 6 + 6 layers, post-norm and pre-norm, after the same
   short budget (the chapter's "depth on a budget" table).
 
 Run ``python benchmarks/bench_training.py toy`` or ``... real --minutes 10`` or
-``... depth --minutes 3``; the last line
+``... ablation --row 0 --minutes 3`` or ``... depth --minutes 3``; the last line
 printed is one JSON object. Timings depend on the machine and on its load: say which
 machine and how many threads (``--threads``) gave a number.
 """
@@ -58,6 +61,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tatoeba-eng-fra-large.tsv"
 warnings.filterwarnings("ignore", message=".*nested tensors is in prototype.*")
 SPLIT = {"valid_fraction": 0.05, "test_fraction": 0.05, "seed": 0}  # as `course-lib train`
+CURVE_EVERY = 400  # steps between two points of the BLEU-against-time curve
+CURVE_SOURCES = 300  # validation sources scored for the curve
 
 
 def _machine(threads: int | None) -> dict[str, Any]:
@@ -271,9 +276,16 @@ def _score(translate, test: EncodedPairs, tgt_tok, batch_size: int = 200) -> dic
 
 
 def _train_baseline(
-    model: TorchBaseline, train: EncodedPairs, settings: TrainSettings, minutes: float
+    model: TorchBaseline,
+    train: EncodedPairs,
+    settings: TrainSettings,
+    minutes: float,
+    valid: EncodedPairs,
+    tgt_tok: Any,
 ) -> dict[str, Any]:
-    """The baseline's loop: the same batches, loss, Adam, schedule and clipping as Trainer."""
+    """The baseline's loop: Trainer's loss, Adam, schedule and clipping, on plain random
+    batches (no length bucketing: ``pool_batches=1``). Every :data:`CURVE_EVERY` steps and
+    at the end the model is scored on ``valid`` (not counted as training time)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
     scheduler = WarmupInverseSqrtSchedule(
         optimizer, model.d_model, settings.warmup_steps, settings.lr_scale
@@ -282,10 +294,16 @@ def _train_baseline(
     tgt_lengths = [len(t) for t in train.tgt]
     torch.manual_seed(settings.seed)
     model.train()
-    step, epoch, spent, losses = 0, 0, 0.0, []
+    step, epoch, spent, losses, curve = 0, 0, 0.0, [], []
+
+    def score() -> None:
+        model.eval()
+        curve.append(_curve_point(step, spent, _score(model.greedy, valid, tgt_tok)))
+        model.train()
+
     while spent < 60 * minutes:
         for batch in bucketed_batches(
-            src_lengths, tgt_lengths, settings.batch_size, settings.seed, epoch
+            src_lengths, tgt_lengths, settings.batch_size, settings.seed, epoch, pool_batches=1
         ):
             began = time.perf_counter()
             src, tgt = train.batch(batch)
@@ -302,11 +320,85 @@ def _train_baseline(
             spent += time.perf_counter() - began
             if step % 50 == 0:
                 losses.append({"step": step, "loss": loss.item(), "train_seconds": spent})
+            if step % CURVE_EVERY == 0:
+                score()
             if spent >= 60 * minutes:
                 break
         epoch += 1
+    if not curve or curve[-1]["step"] != step:
+        score()
     model.eval()
-    return {"steps": step, "train_seconds": spent, "curve": losses}
+    return {"steps": step, "train_seconds": spent, "losses": losses, "curve": curve}
+
+
+def _first_sources(pairs: list[tuple[str, str]], limit: int | None) -> list[tuple[str, str]]:
+    """The pairs of the first ``limit`` distinct English sentences (None: all pairs)."""
+    if limit is None:
+        return pairs
+    keep = set(list(dict.fromkeys(e for e, _ in pairs))[:limit])
+    return [p for p in pairs if p[0] in keep]
+
+
+def _real_corpus(
+    data_path: str | Path, test_limit: int | None = None, curve_sources: int = CURVE_SOURCES
+) -> tuple[Any, Any, EncodedPairs, EncodedPairs, EncodedPairs]:
+    """``(src_tok, tgt_tok, train, valid, test)`` for the real corpus: the split by English
+    sentence that ``course-lib train`` makes, word tokenizers fitted on the training pairs,
+    the pairs of the first ``curve_sources`` validation sources (for the BLEU curve) and of
+    the first ``test_limit`` test sources (None: all)."""
+    splits = data.split_by_source(data.read_pairs_tsv(data_path), **SPLIT)
+    spec = recipe("small", "tatoeba")
+    src_tok, tgt_tok = fit_tokenizers(splits.train, spec["tokenizer"])
+    max_len = spec["model"]["max_len"]
+    train = encode_pairs(splits.train, src_tok, tgt_tok, max_len, "train")
+    valid, test = (
+        encode_pairs(_first_sources(pairs, limit), src_tok, tgt_tok, max_len, name)
+        for pairs, limit, name in (
+            (splits.valid, curve_sources, "valid"),
+            (splits.test, test_limit, "test"),
+        )
+    )
+    return src_tok, tgt_tok, train, valid, test
+
+
+class _CurveTrainer(Trainer):
+    """A Trainer whose periodic validation is the benchmark's own scoring (greedy decoding,
+    sacrebleu against all references) on a fixed validation sample, so that the course's
+    curve and the baseline's are measured the same way. Validation time is not training
+    time (Trainer does not count it)."""
+
+    def validate(self):
+        self.model.eval()
+        scores = _score(
+            lambda src, n: _course_greedy(self.model, src, n), self.valid_data, self.tgt_tokenizer
+        )
+        self.model.train()
+        record = _curve_point(self.step, self.train_seconds, scores)
+        self.history.valid.append(record)
+        return record
+
+
+def _curve_point(step: int, seconds: float, scores: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "step": step,
+        "train_seconds": round(seconds, 1),
+        "bleu": round(scores["bleu"], 2),
+        "chrf": round(scores["chrf"], 2),
+    }
+
+
+def _real_settings(minutes: float, seed: int) -> TrainSettings:
+    """The real-corpus recipe with a wall-clock budget and no validation during training."""
+    return TrainSettings(
+        **{
+            **REAL_TRAINING,
+            "max_minutes": minutes,
+            "seed": seed,
+            "device": "cpu",
+            "progress": False,
+            "eval_every": 10**9,
+        }
+    )
 
 
 def run_real(
@@ -319,34 +411,17 @@ def run_real(
     course: bool = True,
 ) -> dict[str, Any]:
     """Train the course's recipe and (with ``baseline``) ``nn.Transformer`` for ``minutes``
-    of training each on the same batches; score both on the test split.
+    of training each (the course on bucketed batches, the baseline on random ones, as
+    its plain recipe); score both on the test split.
 
     Returns ``real_bleu_10min``, ``real_chrf_10min``, ``torch_real_bleu_10min``,
     ``torch_real_chrf_10min`` (the key names keep "10min" whatever ``minutes`` is; the
     budget used is in ``minutes``), steps, seconds and example translations.
     """
     info = _machine(threads)
-    pairs = data.read_pairs_tsv(data_path)
-    splits = data.split_by_source(pairs, **SPLIT)
-    spec = recipe("small", "tatoeba")
-    src_tok, tgt_tok = fit_tokenizers(splits.train, spec["tokenizer"])
-    max_len = spec["model"]["max_len"]
-    train = encode_pairs(splits.train, src_tok, tgt_tok, max_len, "train")
-    test_pairs = splits.test
-    if test_limit is not None:
-        keep = list(dict.fromkeys(e for e, _ in test_pairs))[:test_limit]
-        test_pairs = [p for p in test_pairs if p[0] in set(keep)]
-    test = encode_pairs(test_pairs, src_tok, tgt_tok, max_len, "test")
-    settings = TrainSettings(
-        **{
-            **REAL_TRAINING,
-            "max_minutes": minutes,
-            "seed": seed,
-            "device": "cpu",
-            "progress": False,
-            "eval_every": 10**9,
-        }
-    )
+    src_tok, tgt_tok, train, valid, test = _real_corpus(data_path, test_limit)
+    max_len = SMALL_MODEL["max_len"]
+    settings = _real_settings(minutes, seed)
     result: dict[str, Any] = {
         "minutes": minutes,
         "data": str(data_path),
@@ -355,13 +430,16 @@ def run_real(
         "src_vocab": src_tok.vocab_size,
         "tgt_vocab": tgt_tok.vocab_size,
         "settings": settings.to_dict(),
+        "curve_every": CURVE_EVERY,
+        "curve_sources": len({e for e, _ in valid.pairs}),
         **info,
     }
 
     if course:
         model, config = build_model(src_tok, tgt_tok, dict(SMALL_MODEL), seed=seed)
-        trainer = Trainer(model, src_tok, tgt_tok, train, None, settings)
-        trainer.fit()
+        curve_settings = TrainSettings(**{**settings.to_dict(), "eval_every": CURVE_EVERY})
+        trainer = _CurveTrainer(model, src_tok, tgt_tok, train, valid, curve_settings)
+        history = trainer.fit()
         model.eval()
         ours = _score(lambda src, n: _course_greedy(model, src, n), test, tgt_tok)
         result.update(
@@ -372,13 +450,14 @@ def run_real(
             real_train_seconds=trainer.train_seconds,
             real_parameters=model.num_parameters(),
             real_config=config.to_dict(),
+            real_curve=history.valid,
             real_examples=ours["examples"],
             sacrebleu_signature=ours["signature"],
         )
     if baseline:
         torch.manual_seed(seed)
         peer = TorchBaseline(src_tok.vocab_size, tgt_tok.vocab_size, max_len=max_len)
-        run = _train_baseline(peer, train, settings, minutes)
+        run = _train_baseline(peer, train, settings, minutes, valid, tgt_tok)
         theirs = _score(peer.greedy, test, tgt_tok)
         result.update(
             torch_real_bleu_10min=theirs["bleu"],
@@ -388,6 +467,7 @@ def run_real(
             torch_real_train_seconds=run["train_seconds"],
             torch_real_parameters=sum(p.numel() for p in peer.parameters()),
             torch_real_examples=theirs["examples"],
+            torch_real_curve=run["curve"],
         )
     return result
 
@@ -417,24 +497,8 @@ def run_depth(
     (the first ``test_limit`` sources of) its test split; and on the bundled corpus, the
     held-out exact match after ``toy_steps`` steps."""
     info = _machine(threads)
-    pairs = data.read_pairs_tsv(data_path)
-    splits = data.split_by_source(pairs, **SPLIT)
-    spec = recipe("small", "tatoeba")
-    src_tok, tgt_tok = fit_tokenizers(splits.train, spec["tokenizer"])
-    max_len = spec["model"]["max_len"]
-    train = encode_pairs(splits.train, src_tok, tgt_tok, max_len, "train")
-    keep = set(list(dict.fromkeys(e for e, _ in splits.test))[:test_limit])
-    test = encode_pairs([p for p in splits.test if p[0] in keep], src_tok, tgt_tok, max_len)
-    settings = TrainSettings(
-        **{
-            **REAL_TRAINING,
-            "max_minutes": minutes,
-            "seed": seed,
-            "device": "cpu",
-            "progress": False,
-            "eval_every": 10**9,
-        }
-    )
+    src_tok, tgt_tok, train, valid, test = _real_corpus(data_path, test_limit)
+    settings = _real_settings(minutes, seed)
     corpus = data.make_toy_corpus()
     toy_spec = recipe("small", "toy")
     toy_src, toy_tgt = fit_tokenizers(corpus.train, toy_spec["tokenizer"])
@@ -472,7 +536,60 @@ def run_depth(
                 },
             }
         )
-    return {"minutes": minutes, "test_sources": len(keep), "rows": rows, **info}
+    return {
+        "minutes": minutes,
+        "test_sources": len({e for e, _ in test.pairs}),
+        "rows": rows,
+        **info,
+    }
+
+
+#: The recipe ablation: from nn.Transformer's defaults to the course's recipe, one change
+#: per row (model fields on top of SMALL_MODEL, batches per length-sorted pool).
+ABLATION: dict[str, tuple[dict[str, Any], int]] = {
+    "post-norm, untied, random batches (nn.Transformer's defaults)": (
+        {"norm_first": False, "tie_embeddings": False},
+        1,
+    ),
+    "+ bucketed batches": ({"norm_first": False, "tie_embeddings": False}, 50),
+    "+ pre-norm": ({"tie_embeddings": False}, 50),
+    "+ output layer tied to the French embedding (the course's recipe)": ({}, 50),
+}
+
+
+def run_ablation_row(
+    name: str,
+    minutes: float = 3.0,
+    data_path: str | Path = DEFAULT_DATA,
+    threads: int | None = None,
+    seed: int = 0,
+    test_limit: int | None = 500,
+) -> dict[str, Any]:
+    """Train one row of :data:`ABLATION` for ``minutes`` on the real corpus and score it on
+    (the first ``test_limit`` sources of) the test split. Rows run one per process, so the
+    runner can train two at a time, one core each."""
+    if name not in ABLATION:
+        raise SystemExit(f"unknown ablation row {name!r}; choose from {list(ABLATION)}")
+    overrides, pool_batches = ABLATION[name]
+    info = _machine(threads)
+    src_tok, tgt_tok, train, valid, test = _real_corpus(data_path, test_limit)
+    model, _ = build_model(src_tok, tgt_tok, {**SMALL_MODEL, **overrides}, seed=seed)
+    trainer = Trainer(model, src_tok, tgt_tok, train, None, _real_settings(minutes, seed))
+    trainer.pool_batches = pool_batches
+    trainer.fit()
+    model.eval()
+    scores = _score(lambda src, n: _course_greedy(model, src, n), test, tgt_tok)
+    return {
+        "config": name,
+        "minutes": minutes,
+        "test_sources": scores["n"],
+        "parameters": model.num_parameters(),
+        "steps": trainer.step,
+        "train_seconds": round(trainer.train_seconds, 1),
+        "bleu": round(scores["bleu"], 2),
+        "chrf": round(scores["chrf"], 2),
+        "torch_threads": info["torch_threads"],
+    }
 
 
 def _course_greedy(model, src: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
@@ -483,16 +600,21 @@ def _course_greedy(model, src: torch.Tensor, max_new_tokens: int) -> torch.Tenso
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("which", choices=["toy", "real", "depth"])
+    parser.add_argument("which", choices=["toy", "real", "depth", "ablation"])
+    parser.add_argument("--row", type=int, default=0, help="ablation row (0-based)")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--test-limit", type=int, default=None)
-    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true", help="real: skip nn.Transformer")
+    parser.add_argument("--no-course", action="store_true", help="real: skip the course model")
     args = parser.parse_args()
     if args.which == "toy":
         result = run_toy(threads=args.threads, seed=args.seed)
+    elif args.which == "ablation":
+        name = list(ABLATION)[args.row]
+        result = run_ablation_row(name, args.minutes, args.data, args.threads, args.seed)
     elif args.which == "depth":
         result = run_depth(args.minutes, args.data, args.threads, args.seed, args.test_limit or 500)
     else:
@@ -503,6 +625,7 @@ def main() -> None:
             args.seed,
             args.test_limit,
             baseline=not args.no_baseline,
+            course=not args.no_course,
         )
     print(json.dumps(result, ensure_ascii=False))
 

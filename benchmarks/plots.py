@@ -75,7 +75,8 @@ def plot_toy_curve(results: dict, out: Path) -> None:
 
 
 def plot_real(results: dict, out: Path) -> None:
-    if "real_bleu_10min" not in results or "torch_real_bleu_10min" not in results:
+    keys = ("real_bleu_10min", "real_chrf_10min", "torch_real_bleu_10min", "torch_real_chrf_10min")
+    if any(results.get(key) is None for key in keys):
         return
     fig, ax = plt.subplots(figsize=(6, 3.2))
     metrics = ["BLEU", "chrF"]
@@ -94,9 +95,48 @@ def plot_real(results: dict, out: Path) -> None:
     _save(fig, out / "real.png")
 
 
+def plot_real_curve(results: dict, out: Path) -> None:
+    real = results.get("details", {}).get("real", {})
+    curves = {
+        "course recipe": real.get("real_curve"),
+        "plain nn.Transformer": real.get("torch_real_curve"),
+    }
+    if not all(curves.values()):
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for label, curve in curves.items():
+        ax.plot(
+            [p["train_seconds"] / 60 for p in curve], [p["bleu"] for p in curve], "o-", label=label
+        )
+    ax.set_xlabel("training minutes (1 thread each, side by side)")
+    ax.set_ylabel("validation BLEU")
+    ax.set_title("Tatoeba: BLEU against training time")
+    ax.legend()
+    _save(fig, out / "real_curve.png")
+
+
+def plot_ablation(results: dict, out: Path) -> None:
+    rows = results.get("details", {}).get("ablation", {}).get("ablation")
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    labels = [row["config"].split(" (")[0] for row in rows]
+    y = list(range(len(rows)))[::-1]
+    ax.barh(y, [row["bleu"] for row in rows])
+    for yi, row in zip(y, rows):
+        ax.text(row["bleu"], yi, f" {row['bleu']:.1f}", va="center")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("test BLEU")
+    minutes = results["details"]["ablation"]["ablation_minutes"]
+    ax.set_title(f"One change at a time, {minutes:g} minutes each")
+    _save(fig, out / "ablation.png")
+
+
 def write_plots(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     plot_speed(results, out)
     plot_decoding(results, out)
     plot_toy_curve(results, out)
     plot_real(results, out)
+    plot_real_curve(results, out)
+    plot_ablation(results, out)

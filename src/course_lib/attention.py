@@ -24,6 +24,15 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether a tensor of ``shape`` broadcasts to exactly ``target`` (as a mask must to the
+    scores). Plain Python: ``torch.broadcast_shapes`` costs more than the attention it guards
+    at small sizes."""
+    if len(shape) > len(target):
+        return False
+    return all(n in (1, m) for n, m in zip(reversed(shape), reversed(target)))
+
+
 def _check_attention_inputs(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
 ) -> None:
@@ -61,11 +70,7 @@ def _check_attention_inputs(
             got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
             raise ShapeError(f"mask must be a bool tensor (True = may attend), got {got}")
         scores_shape = (*q.shape[:-1], k.size(-2))
-        try:
-            fits = torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
-        except RuntimeError:
-            fits = False
-        if not fits:
+        if not _broadcasts_to(mask.shape, scores_shape):
             raise ShapeError(
                 f"mask of shape {tuple(mask.shape)} does not broadcast to the attention "
                 f"scores' shape {scores_shape} (batch, heads, q_len, k_len); padding masks "
@@ -88,11 +93,7 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None = None) -> to
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise ShapeError(f"mask must be a bool tensor (True = may attend), got {got}")
-    try:
-        fits = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
-    except RuntimeError:
-        fits = False
-    if not fits:
+    if not _broadcasts_to(mask.shape, scores.shape):
         raise ShapeError(
             f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape "
             f"{tuple(scores.shape)}"

@@ -397,7 +397,8 @@ def bucketed_batches(
 
     The pairs are shuffled, cut into pools of ``pool_batches * batch_size``, each pool is
     sorted by length and cut into batches (so a batch holds sentences of similar length
-    and little padding), and the batches are shuffled. When there is more than one batch,
+    and little padding), and the batches are shuffled (``pool_batches=1``: plain random
+    batches, no bucketing). When there is more than one batch,
     a final incomplete batch is dropped (the next epoch's shuffle covers those pairs).
     Because the order depends only on ``(seed, epoch)``, a resumed run sees the same data.
     """
@@ -406,6 +407,8 @@ def bucketed_batches(
         raise CourseLibError(f"bucketed_batches: need equal, non-empty length lists, got {n}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise CourseLibError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(pool_batches, bool) or not isinstance(pool_batches, int) or pool_batches < 1:
+        raise CourseLibError(f"pool_batches must be a positive integer, got {pool_batches!r}")
     generator = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
     order = torch.randperm(n, generator=generator).tolist()
     pool = batch_size * pool_batches
@@ -748,6 +751,10 @@ class Trainer:
     the data, so N steps + resume + N steps equals 2N steps.
     """
 
+    #: Batches per length-sorted pool in :func:`bucketed_batches`; 1 = random batches
+    #: (no bucketing), used by the benchmarks to measure what bucketing is worth.
+    pool_batches: int = 50
+
     def __init__(
         self,
         model: nn.Module,
@@ -899,6 +906,7 @@ class Trainer:
                     self.settings.batch_size,
                     self.settings.seed,
                     self.epoch,
+                    self.pool_batches,
                 )
             if self.batch_index < len(self._epoch_batches):
                 batch = self._epoch_batches[self.batch_index]
@@ -1160,7 +1168,7 @@ def recipe(
         training.update(extra)
     else:
         raise CourseLibError(f"config must be 'small', 'base' or a .json file, got {config!r}")
-    kind = tokenizer or ("word" if toy else "word")
+    kind = tokenizer or "word"
     if kind not in ("word", "bpe"):
         raise CourseLibError(f"tokenizer must be 'word' or 'bpe', got {tokenizer!r}")
     spec = {"kind": kind, "min_freq": 1 if toy else 2, "vocab_size": 8000}

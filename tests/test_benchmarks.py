@@ -1,0 +1,116 @@
+"""The benchmark runner's pure parts: the generated performance page, the plots, the ablation
+bookkeeping and the batching switch it relies on (the timings themselves are measured by
+``python -m benchmarks``, never asserted here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import report
+from benchmarks.bench_training import ABLATION, _first_sources
+from benchmarks.plots import write_plots
+from course_lib.train import SMALL_MODEL, Trainer, bucketed_batches
+
+RESULTS = {
+    "machine": {"cpu_model": "Test CPU", "cpu_count": 2, "threads_used": 2},
+    "train_step_ratio_vs_torch": 1.04,
+    "inference_forward_ratio_vs_torch": 0.9,
+    "kv_cache_speedup": 5.0,
+    "real_bleu_10min": 20.0,
+    "torch_real_bleu_10min": 15.5,
+    "details": {
+        "real": {
+            "minutes": 10,
+            "real_examples": [["Go.", "Va !"], ["Who|what?", ""]],
+            "torch_real_examples": [["Go.", "Allez."], ["Who|what?", "Qui ?"]],
+            "real_curve": [{"step": 400, "train_seconds": 60.0, "bleu": 3.0, "chrf": 20.0}],
+            "torch_real_curve": [{"step": 400, "train_seconds": 61.0, "bleu": 2.0, "chrf": 18.0}],
+        },
+        "ablation": {
+            "ablation_minutes": 3,
+            "ablation_bleu_gain_total": 3.0,
+            "ablation": [
+                {
+                    "config": name,
+                    "parameters": 1000,
+                    "steps": 10,
+                    "bleu": b,
+                    "chrf": 10.0,
+                    "test_sources": 500,
+                    "bleu_gain": g,
+                }
+                for name, b, g in zip(ABLATION, (1.0, 2.0, 3.5, 4.0), (None, 1.0, 1.5, 0.5))
+            ],
+        },
+    },
+}
+
+
+def test_page_marks_targets_met_and_missed():
+    page = report.render(RESULTS)
+    assert "| training step, course_lib / nn.Transformer | 1.04 | <= 1: **missed** |" in page
+    assert "| eval forward, course_lib / nn.Transformer | 0.90 | <= 1: met |" in page
+    assert "| BLEU gain of the course recipe | +4.50 | >= +2: met |" in page
+    assert "Test CPU (2 cores)" in page
+
+
+def test_page_has_the_ablation_table_and_escaped_examples():
+    page = report.render(RESULTS)
+    assert "| + pre-norm | 1,000 | 10 | 3.50 | 10.00 | +1.50 |" in page
+    assert "In all: +3.00 BLEU after 3 minutes" in page
+    assert "| Who\\|what? | (empty) | Qui ? |" in page
+
+
+def test_page_of_empty_results_says_not_measured():
+    page = report.render({})
+    assert "not measured" in page
+    assert "ablation" not in page.lower().split("## profiling")[0]
+
+
+def test_plots_are_written(tmp_path):
+    write_plots(RESULTS, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} >= {"real_curve.png", "ablation.png"}
+
+
+def test_ablation_goes_from_torch_defaults_to_the_course_recipe():
+    rows = list(ABLATION.values())
+    first_fields, first_pool = rows[0]
+    last_fields, last_pool = rows[-1]
+    assert first_fields == {"norm_first": False, "tie_embeddings": False} and first_pool == 1
+    assert {**SMALL_MODEL, **last_fields} == SMALL_MODEL and last_pool == Trainer.pool_batches
+    # one change per row
+    for (a, pa), (b, pb) in zip(rows, rows[1:]):
+        changed = {k for k in {*a, *b} if a.get(k) != b.get(k)}
+        assert len(changed) + (pa != pb) == 1
+
+
+def test_pool_of_one_batch_is_unbucketed():
+    lengths = [1, 30] * 64
+    bucketed = bucketed_batches(lengths, lengths, 16, seed=0, epoch=0)
+    plain = bucketed_batches(lengths, lengths, 16, seed=0, epoch=0, pool_batches=1)
+    assert all(len({lengths[i] for i in b}) == 1 for b in bucketed)
+    assert any(len({lengths[i] for i in b}) == 2 for b in plain)
+    assert sorted(i for b in plain for i in b) == list(range(len(lengths)))
+
+
+def test_first_sources_keeps_every_reference_of_the_first_sentences():
+    pairs = [("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")]
+    assert _first_sources(pairs, 2) == [("a", "1"), ("b", "2"), ("a", "3")]
+    assert _first_sources(pairs, None) == pairs
+    assert _first_sources([], 3) == []
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bucketed_batches_rejects_bad_batch_sizes(bad):
+    from course_lib.errors import CourseLibError
+
+    with pytest.raises(CourseLibError):
+        bucketed_batches([1, 2], [1, 2], bad, 0, 0)
+
+
+@pytest.mark.parametrize("bad", [0, 2.0, None])
+def test_bucketed_batches_rejects_bad_pool_sizes(bad):
+    from course_lib.errors import CourseLibError
+
+    with pytest.raises(CourseLibError, match="pool_batches"):
+        bucketed_batches([1, 2], [1, 2], 1, 0, 0, pool_batches=bad)
