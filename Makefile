@@ -81,7 +81,7 @@ site-test: venv
 test: lint unit nbval book site-test
 	@echo "make test: all parts passed"
 
-bench: venv
+bench: venv site-js
 	$(BIN)/python -m benchmarks
 
 clean:
