@@ -9,56 +9,19 @@ other processes on a shared machine hits both alike.
 from __future__ import annotations
 
 import json
-import math
 import statistics
 import time
 
 import torch
 from torch import nn
 
+from benchmarks.bench_training import TorchBaseline
 from course_lib.config import TransformerConfig
 from course_lib.model import Transformer
 
 VOCAB = 2000
 BATCH, SRC_LEN, TGT_LEN = 64, 20, 20
 PAD = 0
-
-
-class TorchPeer(nn.Module):
-    """A plain ``nn.Transformer`` with embeddings, sinusoidal positions and an output layer."""
-
-    def __init__(self, d_model=128, heads=4, layers=3, d_ff=512, dropout=0.1, max_len=256):
-        super().__init__()
-        self.src_embed = nn.Embedding(VOCAB, d_model, padding_idx=PAD)
-        self.tgt_embed = nn.Embedding(VOCAB, d_model, padding_idx=PAD)
-        self.transformer = nn.Transformer(
-            d_model, heads, layers, layers, d_ff, dropout, batch_first=True
-        )
-        self.generator = nn.Linear(d_model, VOCAB)
-        self.dropout = nn.Dropout(dropout)
-        position = torch.arange(max_len).unsqueeze(1)
-        div = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
-        pe = torch.zeros(max_len, d_model)
-        pe[:, 0::2] = torch.sin(position * div)
-        pe[:, 1::2] = torch.cos(position * div)
-        self.register_buffer("pe", pe)
-        self.scale = math.sqrt(d_model)
-
-    def forward(self, src, tgt):
-        src_pad = src == PAD
-        tgt_pad = tgt == PAD
-        causal = nn.Transformer.generate_square_subsequent_mask(tgt.size(1), dtype=torch.bool)
-        s = self.dropout(self.src_embed(src) * self.scale + self.pe[: src.size(1)])
-        t = self.dropout(self.tgt_embed(tgt) * self.scale + self.pe[: tgt.size(1)])
-        out = self.transformer(
-            s,
-            t,
-            tgt_mask=causal,
-            src_key_padding_mask=src_pad,
-            tgt_key_padding_mask=tgt_pad,
-            memory_key_padding_mask=src_pad,
-        )
-        return self.generator(out)
 
 
 def make_batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -76,7 +39,7 @@ def _models(dropout: float = 0.1) -> tuple[nn.Module, nn.Module]:
     torch.manual_seed(0)
     ours = Transformer(TransformerConfig.small(VOCAB, VOCAB, dropout=dropout))
     torch.manual_seed(0)
-    peer = TorchPeer(dropout=dropout)
+    peer = TorchBaseline(VOCAB, VOCAB, dropout=dropout)
     return ours, peer
 
 
@@ -120,7 +83,7 @@ def profile_step(model, optimizer, src, tgt_in, labels, steps: int = 5, top: int
     return {e.key: round(100 * e.self_cpu_time_total / total, 1) for e in ranked}
 
 
-def run(repeats: int = 30, threads: int = 2) -> dict:
+def run(repeats: int = 30, threads: int = 2, profile_steps: int = 5) -> dict:
     """Median step times of both models and their ratio (ours / torch; below 1 = faster)."""
     torch.set_num_threads(threads)
     src, tgt_in, labels = make_batch()
@@ -136,8 +99,8 @@ def run(repeats: int = 30, threads: int = 2) -> dict:
     )
 
     profiles = {
-        "course_lib": profile_step(ours, opt_ours, src, tgt_in, labels),
-        "nn.Transformer": profile_step(peer, opt_peer, src, tgt_in, labels),
+        "course_lib": profile_step(ours, opt_ours, src, tgt_in, labels, profile_steps),
+        "nn.Transformer": profile_step(peer, opt_peer, src, tgt_in, labels, profile_steps),
     }
 
     ours.eval()

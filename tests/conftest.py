@@ -68,6 +68,18 @@ def chapter_paths() -> list[Path]:
     return [ROOT / f"{name}.ipynb" for name in toc_files() if name.startswith("chapters/")]
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models train much faster on one thread (no thread hand-offs on a busy machine);
+    the thread count is restored afterwards, also when a test (or `--threads`) changed it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

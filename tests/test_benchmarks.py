@@ -114,3 +114,27 @@ def test_bucketed_batches_rejects_bad_pool_sizes(bad):
 
     with pytest.raises(CourseLibError, match="pool_batches"):
         bucketed_batches([1, 2], [1, 2], 1, 0, 0, pool_batches=bad)
+
+
+@pytest.mark.slow
+def test_speed_benchmark_runs_and_compares_like_with_like():
+    """A one-repeat run of the speed benchmark: both models see the same batch, every key of
+    the JSON is there, and the ratios are the quotients of the medians."""
+    import torch
+
+    from benchmarks import bench_speed
+
+    ours, peer = bench_speed._models(dropout=0.0)
+    src, tgt_in, _ = bench_speed.make_batch()
+    assert ours(src, tgt_in).shape == peer(src, tgt_in).shape == (*tgt_in.shape, 2000)
+    threads = torch.get_num_threads()
+    try:
+        result = bench_speed.run(repeats=1, threads=1, profile_steps=1)
+    finally:
+        torch.set_num_threads(threads)
+    ratio = result["train_step_ms"] / result["torch_train_step_ms"]
+    assert result["train_step_ratio_vs_torch"] == pytest.approx(ratio)
+    assert result["inference_forward_ratio_vs_torch"] > 0
+    shares = result["train_step_profile_percent"]
+    assert set(shares) == {"course_lib", "nn.Transformer"}
+    assert all(0 < share <= 100 for ops in shares.values() for share in ops.values())

@@ -9,6 +9,9 @@ import random
 
 import pytest
 import torch
+from tiny_training import PAIRS as ALL_PAIRS
+from tiny_training import tiny_model as shared_tiny_model
+from tiny_training import tokenizers as fit_tokenizers
 
 from course_lib.checkpoint import (
     FORMAT,
@@ -23,54 +26,19 @@ from course_lib.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from course_lib.config import TransformerConfig
 from course_lib.errors import CourseLibError
-from course_lib.model import Transformer
-from course_lib.tokenize import WordTokenizer
 from course_lib.train import Trainer, TrainSettings, make_optimizer
 
-PAIRS = [
-    ("I love pizza", "J'aime la pizza"),
-    ("I eat bread", "Je mange du pain"),
-    ("She drinks water", "Elle boit de l'eau"),
-    ("We love cats", "Nous aimons les chats"),
-    ("He eats pizza", "Il mange de la pizza"),
-    ("They love bread", "Ils aiment le pain"),
-    ("You drink water", "Tu bois de l'eau"),
-    ("I love cats", "J'aime les chats"),
-    ("She eats bread", "Elle mange du pain"),
-    ("We drink water", "Nous buvons de l'eau"),
-]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+PAIRS = ALL_PAIRS[:10]
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tokenizers():
-    return (
-        WordTokenizer.fit([e for e, _ in PAIRS], "en"),
-        WordTokenizer.fit([f for _, f in PAIRS], "fr"),
-    )
+    return fit_tokenizers(PAIRS)
 
 
 def tiny_model(src_tok, tgt_tok, dropout=0.1, seed=0, **overrides):
-    torch.manual_seed(seed)
-    fields = dict(
-        d_model=32,
-        n_heads=2,
-        n_encoder_layers=1,
-        n_decoder_layers=1,
-        d_ff=64,
-        dropout=dropout,
-        max_len=32,
-    )
-    fields.update(overrides)
-    return Transformer(TransformerConfig(src_tok.vocab_size, tgt_tok.vocab_size, **fields))
+    return shared_tiny_model(src_tok, tgt_tok, dropout, seed, **overrides)
 
 
 def settings(**overrides):

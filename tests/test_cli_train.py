@@ -12,29 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_training import PAIRS as ALL_PAIRS
+from tiny_training import TINY_FIELDS
 
 from course_lib.checkpoint import load_checkpoint
 from course_lib.cli import main
 
-PAIRS = [
-    ("I love pizza", "J'aime la pizza"),
-    ("I eat bread", "Je mange du pain"),
-    ("She drinks water", "Elle boit de l'eau"),
-    ("We love cats", "Nous aimons les chats"),
-    ("He eats pizza", "Il mange de la pizza"),
-    ("They love bread", "Ils aiment le pain"),
-    ("You drink water", "Tu bois de l'eau"),
-    ("I love cats", "J'aime les chats"),
-]
-TINY = {
-    "d_model": 32,
-    "n_heads": 2,
-    "n_encoder_layers": 1,
-    "n_decoder_layers": 1,
-    "d_ff": 64,
-    "max_len": 32,
-    "training": {"eval_every": 3, "batch_size": 4},
-}
+PAIRS = ALL_PAIRS[:8]
+TINY = {**TINY_FIELDS, "training": {"eval_every": 3, "batch_size": 4}}
 
 
 @pytest.fixture(autouse=True)

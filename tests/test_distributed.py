@@ -13,36 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
+from tiny_training import PAIRS, TINY_FIELDS, tiny_model, tokenizers
 
-from course_lib.config import TransformerConfig
 from course_lib.distributed import DistributedContext, launched_by_torchrun, shard
 from course_lib.errors import CourseLibError
-from course_lib.model import Transformer
-from course_lib.tokenize import WordTokenizer
 from course_lib.train import Trainer, TrainSettings
 
-PAIRS = [
-    ("I love pizza", "J'aime la pizza"),
-    ("I eat bread", "Je mange du pain"),
-    ("She drinks water", "Elle boit de l'eau"),
-    ("We love cats", "Nous aimons les chats"),
-    ("He eats pizza", "Il mange de la pizza"),
-    ("They love bread", "Ils aiment le pain"),
-    ("You drink water", "Tu bois de l'eau"),
-    ("I love cats", "J'aime les chats"),
-    ("She eats bread", "Elle mange du pain"),
-    ("We drink water", "Nous buvons de l'eau"),
-    ("He loves cats", "Il aime les chats"),
-    ("They drink water", "Ils boivent de l'eau"),
-]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _free_port() -> int:
@@ -53,22 +30,8 @@ def _free_port() -> int:
 
 def _train(context: DistributedContext | None) -> tuple[list[float], list]:
     torch.set_num_threads(1)
-    src_tok = WordTokenizer.fit([e for e, _ in PAIRS], "en")
-    tgt_tok = WordTokenizer.fit([f for _, f in PAIRS], "fr")
-    torch.manual_seed(0)
-    model = Transformer(
-        TransformerConfig(
-            src_tok.vocab_size,
-            tgt_tok.vocab_size,
-            d_model=32,
-            n_heads=2,
-            n_encoder_layers=1,
-            n_decoder_layers=1,
-            d_ff=64,
-            dropout=0.0,
-            max_len=32,
-        )
-    )
+    src_tok, tgt_tok = tokenizers()
+    model = tiny_model(src_tok, tgt_tok)
     settings = TrainSettings(
         batch_size=6,
         max_steps=4,
@@ -158,20 +121,8 @@ def test_from_env_without_torchrun_is_a_single_process(monkeypatch):
 
 
 def test_batch_size_must_split_evenly_across_processes():
-    src_tok = WordTokenizer.fit([e for e, _ in PAIRS], "en")
-    tgt_tok = WordTokenizer.fit([f for _, f in PAIRS], "fr")
-    model = Transformer(
-        TransformerConfig(
-            src_tok.vocab_size,
-            tgt_tok.vocab_size,
-            d_model=16,
-            n_heads=2,
-            n_encoder_layers=1,
-            n_decoder_layers=1,
-            d_ff=16,
-            max_len=16,
-        )
-    )
+    src_tok, tgt_tok = tokenizers()
+    model = tiny_model(src_tok, tgt_tok)
     context = DistributedContext(
         0, 4, 0, torch.device("cpu"), "gloo"
     )  # not initialised: only sizes
@@ -192,19 +143,7 @@ def test_course_lib_train_under_torchrun(tmp_path):
     corpus = tmp_path / "pairs.tsv"
     corpus.write_text("".join(f"{e}\t{f}\n" for e, f in PAIRS * 3), encoding="utf-8")
     config = tmp_path / "tiny.json"
-    config.write_text(
-        json.dumps(
-            {
-                "d_model": 32,
-                "n_heads": 2,
-                "n_encoder_layers": 1,
-                "n_decoder_layers": 1,
-                "d_ff": 64,
-                "max_len": 32,
-                "training": {"eval_every": 2, "batch_size": 4},
-            }
-        )
-    )
+    config.write_text(json.dumps({**TINY_FIELDS, "training": {"eval_every": 2, "batch_size": 4}}))
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     result = subprocess.run(

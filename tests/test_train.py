@@ -8,10 +8,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_training import PAIRS as ALL_PAIRS
+from tiny_training import tiny_model
+from tiny_training import tokenizers as fit_tokenizers
 
-from course_lib.config import TransformerConfig
 from course_lib.errors import CourseLibError, ShapeError
-from course_lib.model import Transformer
 from course_lib.tokenize import WordTokenizer
 from course_lib.train import (
     END,
@@ -34,47 +35,12 @@ from course_lib.train import (
     train,
 )
 
-PAIRS = [
-    ("I love pizza", "J'aime la pizza"),
-    ("I eat bread", "Je mange du pain"),
-    ("She drinks water", "Elle boit de l'eau"),
-    ("We love cats", "Nous aimons les chats"),
-    ("He eats pizza", "Il mange de la pizza"),
-    ("They love bread", "Ils aiment le pain"),
-    ("You drink water", "Tu bois de l'eau"),
-    ("I love cats", "J'aime les chats"),
-]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train much faster on one thread (no thread hand-offs on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+PAIRS = ALL_PAIRS[:8]
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tokenizers(pairs=PAIRS):
-    return (
-        WordTokenizer.fit([e for e, _ in pairs], "en"),
-        WordTokenizer.fit([f for _, f in pairs], "fr"),
-    )
-
-
-def tiny_model(src_tok, tgt_tok, dropout=0.0, seed=0, **overrides):
-    torch.manual_seed(seed)
-    settings = dict(
-        d_model=32,
-        n_heads=2,
-        n_encoder_layers=1,
-        n_decoder_layers=1,
-        d_ff=64,
-        dropout=dropout,
-        max_len=32,
-    )
-    settings.update(overrides)
-    return Transformer(TransformerConfig(src_tok.vocab_size, tgt_tok.vocab_size, **settings))
+    return fit_tokenizers(pairs)
 
 
 # ----------------------------------------------------------------------------------------
