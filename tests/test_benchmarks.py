@@ -117,6 +117,7 @@ def test_bucketed_batches_rejects_bad_pool_sizes(bad):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning")
 def test_speed_benchmark_runs_and_compares_like_with_like():
     """A one-repeat run of the speed benchmark: both models see the same batch, every key of
     the JSON is there, and the ratios are the quotients of the medians."""
