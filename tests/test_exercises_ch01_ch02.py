@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import nbformat
 import pytest
 import torch
 from conftest import CHAPTERS_DIR
+from exercise_helpers import assert_rejected_with_hint, run_solution_alone
+from exercise_helpers import solution_cells as notebook_solution_cells
 
 from course_lib.exercises import ExerciseFailed, ch01, ch02, check, compare, expected_outputs
 
@@ -48,24 +49,13 @@ def test_cases_are_deterministic(exercise_id):
 
 
 def solution_cells(chapter: int) -> dict[str, str]:
-    nb = nbformat.read(NOTEBOOKS[chapter], as_version=4)
-    return {
-        cell.metadata["course"]["exercise"]: cell.source
-        for cell in nb.cells
-        if cell.get("metadata", {}).get("course", {}).get("exercise")
-    }
+    return notebook_solution_cells(NOTEBOOKS[chapter])
 
 
 @pytest.mark.parametrize("exercise_id", EXERCISES)
 def test_master_notebook_solution_passes_in_a_fresh_namespace(exercise_id, capsys):
     exercise = EXERCISES[exercise_id]
-    cells = solution_cells(exercise.chapter)
-    assert exercise_id in cells, (
-        f"no solution cell for {exercise_id} in {NOTEBOOKS[exercise.chapter].name}"
-    )
-    namespace: dict = {}
-    exec(compile(cells[exercise_id], exercise_id, "exec"), namespace)  # noqa: S102 - our own notebook
-    check(exercise, namespace[exercise.function])
+    run_solution_alone(exercise, NOTEBOOKS[exercise.chapter])
     assert f"✓ {exercise_id}" in capsys.readouterr().out
 
 
@@ -139,12 +129,7 @@ WRONG = [
 
 @pytest.mark.parametrize(("exercise_id", "wrong"), WRONG, ids=[w.__name__ for _, w in WRONG])
 def test_wrong_answer_fails_with_expected_and_hint(exercise_id, wrong):
-    exercise = EXERCISES[exercise_id]
-    with pytest.raises(ExerciseFailed) as info:
-        check(exercise, wrong)
-    message = str(info.value)
-    assert "Expected" in message and "Hint" in message, message
-    assert exercise.hint in message
+    assert_rejected_with_hint(EXERCISES[exercise_id], wrong)
 
 
 def test_a_crashing_answer_is_reported_with_the_hint():

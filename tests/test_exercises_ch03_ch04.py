@@ -3,12 +3,12 @@ solutions pass in a fresh namespace, and typical wrong answers fail with a helpf
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from exercise_helpers import run_solution_alone
 
 from course_lib.exercises import ExerciseFailed, all_exercises, check, expected_outputs
 from course_lib.exercises.ch03 import EXERCISES as CH03
@@ -76,25 +76,9 @@ def test_expected_values_by_hand():
     ]
 
 
-def _solution_cells(chapter: int) -> dict[str, str]:
-    notebook = json.loads(NOTEBOOKS[chapter].read_text(encoding="utf-8"))
-    cells = {}
-    for cell in notebook["cells"]:
-        exercise = cell.get("metadata", {}).get("course", {}).get("exercise")
-        if exercise and cell["cell_type"] == "code":
-            cells[exercise] = "".join(cell["source"])
-    return cells
-
-
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_the_chapter_solution_passes_in_a_fresh_namespace(exercise):
-    cells = _solution_cells(exercise.chapter)
-    assert exercise.id in cells, f"chapter {exercise.chapter} has no cell for {exercise.id}"
-    source = cells[exercise.id]
-    assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source
-    namespace: dict = {}
-    exec(compile(source, f"<{exercise.id}>", "exec"), namespace)  # self-contained cell
-    check(exercise, namespace[exercise.function])
+    run_solution_alone(exercise, NOTEBOOKS[exercise.chapter])
 
 
 def _no_sqrt_attention(q, k, v, mask):

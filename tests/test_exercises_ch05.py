@@ -17,6 +17,8 @@ import nbformat
 import pytest
 import torch
 from conftest import CHAPTERS_DIR
+from exercise_helpers import assert_rejected_with_hint, run_solution_alone
+from exercise_helpers import solution_cells as notebook_solution_cells
 
 from course_lib.config import TransformerConfig
 from course_lib.errors import CourseLibError, ShapeError
@@ -91,21 +93,13 @@ def notebook_cells() -> list:
 
 
 def solution_cells() -> dict[str, str]:
-    return {
-        cell.metadata["course"]["exercise"]: cell.source
-        for cell in notebook_cells()
-        if cell.get("metadata", {}).get("course", {}).get("exercise")
-    }
+    return notebook_solution_cells(NOTEBOOK)
 
 
 @pytest.mark.parametrize("exercise_id", EXERCISES)
 def test_master_notebook_solution_passes_in_a_fresh_namespace(exercise_id, capsys):
     exercise = EXERCISES[exercise_id]
-    cells = solution_cells()
-    assert exercise_id in cells, f"no solution cell for {exercise_id} in {NOTEBOOK.name}"
-    namespace: dict = {}
-    exec(compile(cells[exercise_id], exercise_id, "exec"), namespace)  # noqa: S102 - our own notebook
-    check(exercise, namespace[exercise.function])
+    run_solution_alone(exercise, NOTEBOOK)
     assert f"✓ {exercise_id}" in capsys.readouterr().out
 
 
@@ -212,12 +206,7 @@ WRONG = [
 
 @pytest.mark.parametrize(("exercise_id", "wrong"), WRONG, ids=[w.__name__ for _, w in WRONG])
 def test_wrong_answer_fails_with_expected_and_hint(exercise_id, wrong):
-    exercise = EXERCISES[exercise_id]
-    with pytest.raises(ExerciseFailed) as info:
-        check(exercise, wrong)
-    message = str(info.value)
-    assert "Expected" in message and "Hint" in message, message
-    assert exercise.hint in message
+    assert_rejected_with_hint(EXERCISES[exercise_id], wrong)
 
 
 def test_a_crashing_answer_is_reported_with_the_hint():

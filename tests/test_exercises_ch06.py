@@ -3,13 +3,13 @@ pass in a fresh namespace, and typical wrong answers fail with a helpful message
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from exercise_helpers import run_solution_alone
 
 from course_lib.exercises import ExerciseFailed, all_exercises, check, expected_outputs
 from course_lib.exercises.ch06 import EXERCISES
@@ -63,25 +63,9 @@ def test_expected_values_by_hand():
     assert refs["ch06_noam_lr"](4000, 512, 4000) == pytest.approx((512 * 4000) ** -0.5)
 
 
-def _solution_cells() -> dict[str, str]:
-    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
-    cells = {}
-    for cell in notebook["cells"]:
-        exercise = cell.get("metadata", {}).get("course", {}).get("exercise")
-        if exercise and cell["cell_type"] == "code":
-            cells[exercise] = "".join(cell["source"])
-    return cells
-
-
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_the_chapter_solution_passes_in_a_fresh_namespace(exercise):
-    cells = _solution_cells()
-    assert exercise.id in cells, f"chapter 6 has no cell for {exercise.id}"
-    source = cells[exercise.id]
-    assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source
-    namespace: dict = {}
-    exec(compile(source, f"<{exercise.id}>", "exec"), namespace)  # self-contained cell
-    check(exercise, namespace[exercise.function])
+    run_solution_alone(exercise, NOTEBOOK)
 
 
 def _shift_without_per_row_end(tgt):

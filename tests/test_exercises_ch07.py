@@ -3,11 +3,11 @@ solutions pass, and wrong answers fail with a helpful message."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
+from exercise_helpers import run_solution_alone
 
 from course_lib.exercises import ExerciseFailed, all_exercises, check, expected_outputs
 from course_lib.exercises.ch07 import EXERCISES
@@ -43,25 +43,9 @@ def test_expected_values_by_hand():
     assert strongest(weights).tolist() == [2, 0]
 
 
-def _solution_cells() -> dict[str, str]:
-    notebook = json.loads(CHAPTER.read_text(encoding="utf-8"))
-    cells = {}
-    for cell in notebook["cells"]:
-        exercise = cell.get("metadata", {}).get("course", {}).get("exercise")
-        if exercise and cell["cell_type"] == "code":
-            cells[exercise] = "".join(cell["source"])
-    return cells
-
-
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_the_chapter_solution_passes_in_a_fresh_namespace(exercise):
-    cells = _solution_cells()
-    assert exercise.id in cells, f"chapter 7 has no solution cell for {exercise.id}"
-    source = cells[exercise.id]
-    assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source
-    namespace: dict = {}
-    exec(compile(source, f"<{exercise.id}>", "exec"), namespace)  # self-contained cell
-    check(exercise, namespace[exercise.function])
+    run_solution_alone(exercise, CHAPTER)
 
 
 def test_wrong_answers_fail_with_a_hint():

@@ -1,0 +1,41 @@
+"""Shared checks of the exercise tests: a chapter's solution cells run alone, as the grader
+runs a student's cell, and wrong answers are rejected with the exercise's hint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.exercises import Exercise, ExerciseFailed, check
+
+
+def solution_cells(notebook: Path) -> dict[str, str]:
+    """``{exercise id: source}`` of the code cells tagged ``{"course": {"exercise": id}}``."""
+    return {
+        cell.metadata["course"]["exercise"]: cell.source
+        for cell in nbformat.read(notebook, as_version=4).cells
+        if cell.cell_type == "code" and cell.get("metadata", {}).get("course", {}).get("exercise")
+    }
+
+
+def run_solution_alone(exercise: Exercise, notebook: Path) -> None:
+    """Run the chapter's solution cell of ``exercise`` in a fresh namespace (the cell must be
+    self-contained) and check its function against the exercise's cases."""
+    cells = solution_cells(notebook)
+    assert exercise.id in cells, f"{notebook.name} has no solution cell for {exercise.id}"
+    source = cells[exercise.id]
+    assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source
+    namespace: dict = {}
+    exec(compile(source, f"<{exercise.id}>", "exec"), namespace)  # noqa: S102 - our own notebook
+    check(exercise, namespace[exercise.function])
+
+
+def assert_rejected_with_hint(exercise: Exercise, wrong) -> None:
+    """A wrong answer fails with the expected value and the exercise's hint in the message."""
+    with pytest.raises(ExerciseFailed) as info:
+        check(exercise, wrong)
+    message = str(info.value)
+    assert "Expected" in message and "Hint" in message, message
+    assert exercise.hint in message
