@@ -9,6 +9,7 @@ from course_lib import masks
 from course_lib.batching import (
     BucketBatchSampler,
     PairDataset,
+    bucketed_batches,
     collate_pairs,
     make_dataloader,
     pad_sequences,
@@ -166,12 +167,32 @@ def test_no_shuffle_is_deterministic_and_drop_last():
     assert len(batches) == len(sampler) == 3 and all(len(b) == 30 for b in batches)
     assert list(sampler) == batches
     assert len(BucketBatchSampler(values, batch_size=30)) == 4
-    assert len(BucketBatchSampler(values, batch_size=30, chunk_batches=1)) == 4
+    assert len(BucketBatchSampler(values, batch_size=30, pool_batches=1)) == 4
 
 
 def test_length_keys_may_be_tuples():
     sampler = BucketBatchSampler([(3, 4), (1, 1), (3, 2), (1, 5)], batch_size=2, shuffle=False)
     assert list(sampler) == [[1, 3], [2, 0]]
+
+
+def test_sampler_and_training_loop_draw_the_same_batches():
+    """One bucketing algorithm: the DataLoader's sampler (chapter 2) and the training loop
+    (chapter 6, which passes source and target lengths separately) agree."""
+    src, tgt = lengths(500, seed=1), lengths(500, seed=2)
+    sampler = BucketBatchSampler(list(zip(src, tgt)), 32, seed=7, drop_last=True)
+    sampler.set_epoch(3)
+    assert list(sampler) == bucketed_batches(src, tgt, 32, seed=7, epoch=3)
+    from course_lib.train import bucketed_batches as used_by_training
+
+    assert used_by_training is bucketed_batches
+
+
+def test_bucketed_batches_without_shuffle_or_drop():
+    batches = bucketed_batches([5, 1, 3, 2, 4], None, 2, 0, 0, shuffle=False, drop_last=False)
+    assert batches == [[1, 3], [2, 4], [0]]
+    assert bucketed_batches([5, 1], None, 4, 0, 0) == [[1, 0]], "the only (short) batch stays"
+    with pytest.raises(CourseLibError, match="equal, non-empty length lists, got 2 and 3"):
+        bucketed_batches([1, 2], [1, 2, 3], 2, 0, 0)
 
 
 @pytest.mark.parametrize(

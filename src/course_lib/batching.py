@@ -8,6 +8,8 @@ the same batch so there is little of it.
 * :func:`pad_sequences` - lists of ids -> ``(batch, max_len)`` LongTensor;
 * :func:`padding_mask` - the same function as :func:`course_lib.masks.padding_mask`
   (re-exported here, one source of truth): ``(batch, seq_len)`` -> ``(batch, 1, 1, seq_len)``;
+* :func:`bucketed_batches` - one epoch's length-bucketed batches, seeded (the training
+  loop of chapter 6 uses it too);
 * :class:`PairDataset`, :class:`BucketBatchSampler`, :func:`make_dataloader` - a
   :class:`torch.utils.data.DataLoader` of ``(src, tgt)`` batches;
 * :func:`padding_fraction` - how much of a loader's batches is padding.
@@ -18,8 +20,6 @@ step (teacher forcing, chapter 6).
 
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -132,17 +132,68 @@ class PairDataset(Dataset):
         return [(len(s), len(t)) for s, t in zip(self.src, self.tgt)]
 
 
-class BucketBatchSampler(Sampler[list[int]]):
-    """Batches of indices whose items have similar lengths.
+def bucketed_batches(
+    src_lengths: Sequence[Any],
+    tgt_lengths: Sequence[int] | None,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    pool_batches: int = 50,
+    *,
+    shuffle: bool = True,
+    drop_last: bool = True,
+) -> list[list[int]]:
+    """One epoch's batches of item indices, bucketed by length: a pure function of
+    ``(seed, epoch)``.
 
-    Each epoch: shuffle all indices, cut them into chunks of ``batch_size * chunk_batches``,
-    sort each chunk by length, cut it into batches, shuffle the order of the batches.
+    The items are shuffled, cut into pools of ``pool_batches * batch_size``, each pool is
+    sorted by length (source length, then target length when ``tgt_lengths`` is given;
+    ``src_lengths`` may also hold any sortable keys, such as ``(src, tgt)`` tuples) and cut
+    into batches, so a batch holds sentences of similar length and little padding; then
+    the batches are shuffled. ``pool_batches=1`` gives plain random batches (no bucketing).
+
+    ``drop_last`` drops the incomplete batch (there is at most one: the end of the last
+    pool) unless it is the only one; the next epoch's shuffle covers those items.
+    ``shuffle=False`` keeps the items' order before the pooled sort and the batches' order
+    after it. The training loop (chapter 6) and :class:`BucketBatchSampler` both use this
+    function, so a resumed run sees the same data.
+    """
+    n = len(src_lengths)
+    if n == 0 or (tgt_lengths is not None and n != len(tgt_lengths)):
+        got = n if tgt_lengths is None else f"{n} and {len(tgt_lengths)}"
+        raise CourseLibError(f"bucketed_batches: need equal, non-empty length lists, got {got}")
+    for name, value in (("batch_size", batch_size), ("pool_batches", pool_batches)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CourseLibError(f"{name} must be a positive integer, got {value!r}")
+
+    def key(i: int) -> Any:
+        return src_lengths[i] if tgt_lengths is None else (src_lengths[i], tgt_lengths[i])
+
+    generator = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
+    order = torch.randperm(n, generator=generator).tolist() if shuffle else list(range(n))
+    pool = batch_size * pool_batches
+    batches: list[list[int]] = []
+    for begin in range(0, n, pool):
+        chunk = sorted(order[begin : begin + pool], key=key)
+        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
+    if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches.pop()
+    if not shuffle:
+        return batches
+    permutation = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in permutation]
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """The batches of :func:`bucketed_batches` as a PyTorch batch sampler (for a DataLoader).
+
+    ``lengths`` has one sortable length per item (an int, or a ``(src_len, tgt_len)`` tuple).
     Batches are still random (a batch can come from anywhere in the data), but the
     sentences inside one batch have nearly the same length, so there is little padding.
 
     Deterministic: the order depends only on ``seed`` and the epoch. The epoch advances
     by one each time the sampler is iterated; :meth:`set_epoch` sets it explicitly.
-    With ``shuffle=False`` the indices keep their order before the chunked sort.
+    With ``shuffle=False`` the indices keep their order before the pooled sort.
     """
 
     def __init__(
@@ -152,13 +203,13 @@ class BucketBatchSampler(Sampler[list[int]]):
         shuffle: bool = True,
         seed: int = 0,
         drop_last: bool = False,
-        chunk_batches: int = 50,
+        pool_batches: int = 50,
     ):
         if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
             raise CourseLibError(
                 "BucketBatchSampler: lengths must be a non-empty list (one per item)"
             )
-        for name, value in (("batch_size", batch_size), ("chunk_batches", chunk_batches)):
+        for name, value in (("batch_size", batch_size), ("pool_batches", pool_batches)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise CourseLibError(
                     f"BucketBatchSampler: {name} must be an int >= 1, got {value!r}"
@@ -168,7 +219,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.shuffle = shuffle
         self.seed = seed
         self.drop_last = drop_last
-        self.chunk_batches = chunk_batches
+        self.pool_batches = pool_batches
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -176,26 +227,22 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[list[int]]:
-        rng = random.Random(f"{self.seed}-{self.epoch}")
+        batches = bucketed_batches(
+            self.lengths,
+            None,
+            self.batch_size,
+            self.seed,
+            self.epoch,
+            self.pool_batches,
+            shuffle=self.shuffle,
+            drop_last=self.drop_last,
+        )
         self.epoch += 1
-        indices = list(range(len(self.lengths)))
-        if self.shuffle:
-            rng.shuffle(indices)
-        chunk = self.batch_size * self.chunk_batches
-        batches: list[list[int]] = []
-        for start in range(0, len(indices), chunk):
-            part = sorted(indices[start : start + chunk], key=self.lengths.__getitem__)
-            batches += [part[i : i + self.batch_size] for i in range(0, len(part), self.batch_size)]
-        if self.drop_last:
-            batches = [b for b in batches if len(b) == self.batch_size]
-        if self.shuffle:
-            rng.shuffle(batches)
         return iter(batches)
 
     def __len__(self) -> int:
-        full_chunks, rest = divmod(len(self.lengths), self.batch_size * self.chunk_batches)
-        tail = rest // self.batch_size if self.drop_last else math.ceil(rest / self.batch_size)
-        return full_chunks * self.chunk_batches + tail
+        full, rest = divmod(len(self.lengths), self.batch_size)
+        return full + int(rest > 0 and (not self.drop_last or full == 0))
 
 
 def collate_pairs(
@@ -261,6 +308,7 @@ def padding_fraction(loader: Any) -> float:
 
 __all__ = [
     "BucketBatchSampler",
+    "bucketed_batches",
     "PairDataset",
     "collate_pairs",
     "make_dataloader",

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.batching import bucketed_batches
 from course_lib.errors import CourseLibError, ShapeError
 
 PAD, START, END, UNK = 0, 1, 2, 3
@@ -383,43 +384,6 @@ def encode_pairs(
     if not src:
         raise CourseLibError(f"{name}: every pair is longer than max_len={max_len} tokens")
     return EncodedPairs(src, tgt, kept)
-
-
-def bucketed_batches(
-    src_lengths: Sequence[int],
-    tgt_lengths: Sequence[int],
-    batch_size: int,
-    seed: int,
-    epoch: int,
-    pool_batches: int = 50,
-) -> list[list[int]]:
-    """One epoch's batches of pair indices, a pure function of ``(seed, epoch)``.
-
-    The pairs are shuffled, cut into pools of ``pool_batches * batch_size``, each pool is
-    sorted by length and cut into batches (so a batch holds sentences of similar length
-    and little padding), and the batches are shuffled (``pool_batches=1``: plain random
-    batches, no bucketing). When there is more than one batch,
-    a final incomplete batch is dropped (the next epoch's shuffle covers those pairs).
-    Because the order depends only on ``(seed, epoch)``, a resumed run sees the same data.
-    """
-    n = len(src_lengths)
-    if n == 0 or n != len(tgt_lengths):
-        raise CourseLibError(f"bucketed_batches: need equal, non-empty length lists, got {n}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise CourseLibError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if isinstance(pool_batches, bool) or not isinstance(pool_batches, int) or pool_batches < 1:
-        raise CourseLibError(f"pool_batches must be a positive integer, got {pool_batches!r}")
-    generator = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
-    order = torch.randperm(n, generator=generator).tolist()
-    pool = batch_size * pool_batches
-    batches: list[list[int]] = []
-    for begin in range(0, n, pool):
-        chunk = sorted(order[begin : begin + pool], key=lambda i: (src_lengths[i], tgt_lengths[i]))
-        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
-    if len(batches) > 1 and len(batches[-1]) < batch_size:
-        batches.pop()
-    shuffle = torch.randperm(len(batches), generator=generator).tolist()
-    return [batches[i] for i in shuffle]
 
 
 # ----------------------------------------------------------------------------------------
