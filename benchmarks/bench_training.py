@@ -236,6 +236,20 @@ class TorchBaseline(nn.Module):
         return ys[:, 1:]
 
 
+def _examples(
+    sources: list[str], hyps: list[str], refs: list[list[str]], count: int = 10
+) -> list[tuple[str, str, str]]:
+    """``count`` ``(source, translation, first reference)`` triples from short to long
+    sentences: evenly spaced in the sources sorted by length (the same sentences for any
+    model scored on the same test set)."""
+    by_length = sorted(range(len(sources)), key=lambda i: (len(sources[i].split()), sources[i]))
+    if len(by_length) <= count:
+        picked = by_length
+    else:
+        picked = [by_length[round(k * (len(by_length) - 1) / (count - 1))] for k in range(count)]
+    return [(sources[i], hyps[i], refs[i][0]) for i in picked]
+
+
 def _score(translate, test: EncodedPairs, tgt_tok, batch_size: int = 200) -> dict[str, float]:
     """Greedy-translate each distinct source once; BLEU/chrF against all its references."""
     import sacrebleu
@@ -271,7 +285,7 @@ def _score(translate, test: EncodedPairs, tgt_tok, batch_size: int = 200) -> dic
         "exact_match": exact / len(groups),
         "n": len(groups),
         "signature": str(bleu.get_signature()),
-        "examples": [(e, h) for (e, _), h in list(zip(groups.items(), hyps))[:8]],
+        "examples": _examples(list(groups), hyps, refs),
     }
 
 

@@ -218,18 +218,18 @@ def render(results: dict) -> str:
             "![BLEU and chrF on Tatoeba](images/performance/real.png)",
             "",
         ]
-        examples = list(zip(real.get("real_examples", []), real.get("torch_real_examples", [])))
-        if examples:
+        ours, theirs = real.get("real_examples", []), real.get("torch_real_examples", [])
+        if ours and len(ours) == len(theirs) and all(len(row) == 3 for row in ours):
             lines += [
-                "The first test sources (the corpus lists short sentences first) and both models'",
-                "translations; `<unk>` is a French word outside the vocabulary (seen fewer than",
-                "twice in training), which word-level tokens cannot spell:",
+                "Test sentences from short to long (evenly spaced in length), a reference, and",
+                "both models' translations; `<unk>` is a French word outside the vocabulary",
+                "(seen fewer than twice in training), which word-level tokens cannot spell:",
                 "",
-                "| English | course recipe | nn.Transformer |",
-                "|---|---|---|",
+                "| English | a reference | course recipe | nn.Transformer |",
+                "|---|---|---|---|",
                 *(
-                    f"| {_cell(e)} | {_cell(ours)} | {_cell(theirs)} |"
-                    for (e, ours), (_, theirs) in examples
+                    f"| {_cell(e)} | {_cell(ref)} | {_cell(h)} | {_cell(t[1])} |"
+                    for (e, h, ref), t in zip(ours, theirs)
                 ),
                 "",
             ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import report
-from benchmarks.bench_training import ABLATION, _first_sources
+from benchmarks.bench_training import ABLATION, _examples, _first_sources
 from benchmarks.plots import write_plots
 from course_lib.train import SMALL_MODEL, Trainer, bucketed_batches
 
@@ -21,8 +21,8 @@ RESULTS = {
     "details": {
         "real": {
             "minutes": 10,
-            "real_examples": [["Go.", "Va !"], ["Who|what?", ""]],
-            "torch_real_examples": [["Go.", "Allez."], ["Who|what?", "Qui ?"]],
+            "real_examples": [["Go.", "Va !", "Va !"], ["Who|what?", "", "Qui ?"]],
+            "torch_real_examples": [["Go.", "Allez.", "Va !"], ["Who|what?", "Qui ?", "Qui ?"]],
             "real_curve": [{"step": 400, "train_seconds": 60.0, "bleu": 3.0, "chrf": 20.0}],
             "torch_real_curve": [{"step": 400, "train_seconds": 61.0, "bleu": 2.0, "chrf": 18.0}],
         },
@@ -58,7 +58,7 @@ def test_page_has_the_ablation_table_and_escaped_examples():
     page = report.render(RESULTS)
     assert "| + pre-norm | 1,000 | 10 | 3.50 | 10.00 | +1.50 |" in page
     assert "In all: +3.00 BLEU after 3 minutes" in page
-    assert "| Who\\|what? | (empty) | Qui ? |" in page
+    assert "| Who\\|what? | Qui ? | (empty) | Qui ? |" in page
 
 
 def test_page_of_empty_results_says_not_measured():
@@ -91,6 +91,15 @@ def test_pool_of_one_batch_is_unbucketed():
     assert all(len({lengths[i] for i in b}) == 1 for b in bucketed)
     assert any(len({lengths[i] for i in b}) == 2 for b in plain)
     assert sorted(i for b in plain for i in b) == list(range(len(lengths)))
+
+
+def test_examples_are_spread_from_short_to_long():
+    sources = [" ".join(["w"] * n) + f" {n}" for n in range(1, 31)]
+    refs = [[f"r{n}"] for n in range(1, 31)]
+    picked = _examples(sources, [f"h{n}" for n in range(1, 31)], refs, count=4)
+    assert [len(e.split()) for e, _, _ in picked] == [2, 12, 21, 31]
+    assert picked[0] == ("w 1", "h1", "r1")
+    assert len(_examples(sources[:3], ["a", "b", "c"], refs[:3])) == 3
 
 
 def test_first_sources_keeps_every_reference_of_the_first_sentences():
