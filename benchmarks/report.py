@@ -25,14 +25,24 @@ def _fmt(value, digits: int = 2) -> str:
     return str(value)
 
 
+def _steps_gain(rows: list[dict]) -> str:
+    """How many more steps the bucketed row trained than the random-batch row, in percent."""
+    try:
+        return f"{rows[1]['steps'] / rows[0]['steps'] - 1:.0%}"
+    except (IndexError, KeyError, ZeroDivisionError):
+        return "?"
+
+
 def _count(value) -> str:
     """An integer with thousands separators, or "?" when it was not measured."""
     return f"{value:,}" if isinstance(value, int) else "?"
 
 
 def _cell(text: str) -> str:
-    """Text for a Markdown table cell."""
-    return str(text).replace("|", "\\|") or "(empty)"
+    """Text for a Markdown table cell: ``|`` escaped, and ``<``/``>`` as entities so that a
+    token like ``<unk>`` is shown instead of being passed through as an HTML tag."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|") or "(empty)"
 
 
 def _met(key: str, value) -> str:
@@ -221,7 +231,8 @@ def render(results: dict) -> str:
         ours, theirs = real.get("real_examples", []), real.get("torch_real_examples", [])
         if ours and len(ours) == len(theirs) and all(len(row) == 3 for row in ours):
             lines += [
-                "Test sentences from short to long (evenly spaced in length), a reference, and",
+                "Test sentences from short to long (evenly spaced in the test set sorted by length),",
+                "a reference, and",
                 "both models' translations; `<unk>` is a French word outside the vocabulary",
                 "(seen fewer than twice in training), which word-level tokens cannot spell:",
                 "",
@@ -256,9 +267,13 @@ def render(results: dict) -> str:
         lines += [
             "",
             f"In all: {ablation['ablation_bleu_gain_total']:+.2f} BLEU after "
-            f"{ablation['ablation_minutes']:g} minutes. A short budget magnifies what makes",
-            "early training fast (more steps per second, an easier start); the 10-minute run",
-            "above shows what is left of it later.",
+            f"{ablation['ablation_minutes']:g} minutes. Bucketing's gain is in speed: "
+            f"{_steps_gain(ablation['ablation'])} more",
+            "training steps in the same time. At this short budget single rows move from run to",
+            "run: two complete runs on 25-26 November 2026 gave bucketing +1.6 and +0.1 BLEU,",
+            "pre-norm +3.7 and +3.5, the tied output layer +1.0 and +0.4. Pre-norm is the change",
+            "that clearly matters early; the 10-minute run above, where all three are combined,",
+            "shows the whole recipe's gain once the models have trained longer.",
             "",
             "![BLEU gain per recipe change](images/performance/ablation.png)",
             "",

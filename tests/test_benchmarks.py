@@ -21,7 +21,7 @@ RESULTS = {
     "details": {
         "real": {
             "minutes": 10,
-            "real_examples": [["Go.", "Va !", "Va !"], ["Who|what?", "", "Qui ?"]],
+            "real_examples": [["Go.", "<unk> !", "Va !"], ["Who|what?", "", "Qui ?"]],
             "torch_real_examples": [["Go.", "Allez.", "Va !"], ["Who|what?", "Qui ?", "Qui ?"]],
             "real_curve": [{"step": 400, "train_seconds": 60.0, "bleu": 3.0, "chrf": 20.0}],
             "torch_real_curve": [{"step": 400, "train_seconds": 61.0, "bleu": 2.0, "chrf": 18.0}],
@@ -59,6 +59,7 @@ def test_page_has_the_ablation_table_and_escaped_examples():
     assert "| + pre-norm | 1,000 | 10 | 3.50 | 10.00 | +1.50 |" in page
     assert "In all: +3.00 BLEU after 3 minutes" in page
     assert "| Who\\|what? | Qui ? | (empty) | Qui ? |" in page
+    assert "| Go. | Va ! | &lt;unk&gt; ! | Allez. |" in page
 
 
 def test_page_of_empty_results_says_not_measured():

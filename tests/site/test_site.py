@@ -8,6 +8,7 @@ Every page of ``_toc.yml`` is loaded once in headless Chromium (requests to any 
 - every image loaded (non-zero natural width);
 - widgets rendered from their saved state, with the figures they show;
 - hidden inputs (exercise solutions) collapsed;
+- no text swallowed as an unknown HTML tag (a bare ``<unk>`` in Markdown is not shown);
 - chapters: a Colab launch link for that notebook, a working .ipynb download link, and a
   full-page screenshot in ``_build/site-test/<chapter>.png``.
 """
@@ -53,6 +54,7 @@ class Visit:
     hidden_cells: list[dict] = field(default_factory=list)
     colab_links: list[str] = field(default_factory=list)
     download_links: list[str] = field(default_factory=list)
+    unknown_tags: list[str] = field(default_factory=list)
 
 
 def wait_until_settled(page) -> None:
@@ -118,6 +120,11 @@ def collect(page, path: str, source: str, problems: list[str]) -> Visit:
         """() => Array.from(document.querySelectorAll('.dropdown-download-buttons a'))
             .map(a => a.getAttribute('href')).filter(h => h && h.endsWith('.ipynb'))"""
     )
+    visit.unknown_tags = page.evaluate(
+        """() => Array.from(document.querySelectorAll('article *'))
+            .filter(node => node instanceof HTMLUnknownElement)
+            .map(node => `<${node.localName}> in "${node.parentElement.innerText.slice(0, 60)}"`)"""
+    )
     return visit
 
 
@@ -149,6 +156,14 @@ def test_page_loads_offline_without_errors(visit, path):
     seen = visit(path)
     assert not seen.problems, f"{path}:\n" + "\n".join(seen.problems)
     assert seen.text_length > 0, f"{path} shows no text"
+
+
+@pytest.mark.parametrize("path", HTML)
+def test_no_text_is_swallowed_as_an_unknown_html_tag(visit, path):
+    """Markdown passes ``<unk>`` or ``<pad>`` through as HTML, and the browser shows nothing:
+    such tokens must be in code or escaped."""
+    seen = visit(path)
+    assert not seen.unknown_tags, f"{path}: " + "; ".join(seen.unknown_tags[:5])
 
 
 @pytest.mark.parametrize("path", HTML)
