@@ -1,5 +1,6 @@
-"""Shared checks of the exercise tests: a chapter's solution cells run alone, as the grader
-runs a student's cell, and wrong answers are rejected with the exercise's hint."""
+"""Shared checks of the exercise tests: reference cases are deterministic, a chapter's
+solution cells run alone (as the grader runs a student's cell), and wrong answers are
+rejected with the exercise's hint."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.exercises import Exercise, ExerciseFailed, check
+from course_lib.exercises import Exercise, ExerciseFailed, check, compare, expected_outputs
+
+
+def assert_cases_deterministic(exercise: Exercise, min_cases: int = 3) -> None:
+    """The exercise has at least ``min_cases`` cases and its reference gives the same expected
+    outputs twice (what a student is graded against must not move)."""
+    first, second = expected_outputs(exercise), expected_outputs(exercise)
+    assert len(first) >= min_cases
+    for (case, a), (_, b) in zip(first, second):
+        assert compare(a, b) is None, case.name
 
 
 def solution_cells(notebook: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ import pytest
 import torch
 from tiny_training import PAIRS as ALL_PAIRS
 from tiny_training import tiny_model as shared_tiny_model
+from tiny_training import tiny_settings
 from tiny_training import tokenizers as fit_tokenizers
 
 from course_lib.checkpoint import (
@@ -42,19 +43,9 @@ def tiny_model(src_tok, tgt_tok, dropout=0.1, seed=0, **overrides):
 
 
 def settings(**overrides):
-    base = dict(
-        batch_size=4,
-        max_steps=6,
-        warmup_steps=4,
-        lr_scale=0.3,
-        eval_every=3,
-        log_every=1,
-        device="cpu",
-        progress=False,
-        seed=5,
+    return tiny_settings(
+        **{**dict(max_steps=6, lr_scale=0.3, eval_every=3, log_every=1, seed=5), **overrides}
     )
-    base.update(overrides)
-    return TrainSettings(**base)
 
 
 def write(tmp_path, name="ckpt.pt", **kwargs):

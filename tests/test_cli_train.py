@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from tiny_training import PAIRS as ALL_PAIRS
-from tiny_training import TINY_FIELDS
+from tiny_training import TINY_FIELDS, train_command
 
 from course_lib.checkpoint import load_checkpoint
 from course_lib.cli import main
@@ -73,24 +73,7 @@ def assert_clean_error(result, *fragments):
 
 def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, corpus, tiny, capsys):
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--corpus",
-            str(corpus),
-            "--out",
-            str(out),
-            "--config",
-            str(tiny),
-            "--steps",
-            "6",
-            "--device",
-            "cpu",
-            "--quiet",
-            "--seed",
-            "1",
-        ]
-    )
+    code = main(train_command(corpus, out, "--config", tiny, "--steps", 6, "--seed", 1))
     assert code == 0
     printed = capsys.readouterr().out
     assert "training on" in printed and "wrote" in printed and "step 3: valid loss" in printed
@@ -109,23 +92,9 @@ def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, corpus, tiny
     assert checkpoint.config.d_model == 32 and checkpoint.config.norm_first  # file + recipe
 
     code = main(
-        [
-            "train",
-            "--corpus",
-            str(corpus),
-            "--out",
-            str(out),
-            "--resume",
-            "--steps",
-            "9",
-            "--device",
-            "cpu",
-            "--quiet",
-            "--weights-dtype",
-            "float16",
-            "--threads",
-            "1",
-        ]
+        train_command(
+            corpus, out, "--resume", "--steps", 9, "--weights-dtype", "float16", "--threads", 1
+        )
     )
     assert code == 0
     assert "resuming from" in capsys.readouterr().out
@@ -143,20 +112,7 @@ def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path, corpus, tiny):
             sys.executable,
             "-m",
             "course_lib.cli",
-            "train",
-            "--corpus",
-            str(corpus),
-            "--out",
-            str(out),
-            "--config",
-            str(tiny),
-            "--steps",
-            "1000000",
-            "--eval-every",
-            "1000000",
-            "--device",
-            "cpu",
-            "--quiet",
+            *train_command(corpus, out, "--config", tiny, "--steps", 10**6, "--eval-every", 10**6),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
-from tiny_training import PAIRS, TINY_FIELDS, tiny_model, tokenizers
+from tiny_training import PAIRS, TINY_FIELDS, tiny_model, tokenizers, train_command
 
 from course_lib.distributed import DistributedContext, launched_by_torchrun, shard
 from course_lib.errors import CourseLibError
@@ -155,18 +155,7 @@ def test_course_lib_train_under_torchrun(tmp_path):
             f"--master_port={_free_port()}",
             "-m",
             "course_lib.cli",
-            "train",
-            "--corpus",
-            str(corpus),
-            "--out",
-            str(out),
-            "--config",
-            str(config),
-            "--steps",
-            "4",
-            "--device",
-            "cpu",
-            "--quiet",
+            *train_command(corpus, out, "--config", config, "--steps", 4),
         ],
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from tiny_training import PAIRS as ALL_PAIRS
-from tiny_training import tiny_model
+from tiny_training import tiny_model, tiny_settings
 from tiny_training import tokenizers as fit_tokenizers
 
 from course_lib.errors import CourseLibError, ShapeError
@@ -387,19 +387,9 @@ def test_every_parameter_gets_a_gradient(norm_first, tie):
 
 
 def settings(**overrides):
-    base = dict(
-        batch_size=4,
-        max_steps=12,
-        warmup_steps=4,
-        lr_scale=1.0,
-        eval_every=6,
-        log_every=2,
-        device="cpu",
-        progress=False,
-        seed=0,
+    return tiny_settings(
+        **{**dict(max_steps=12, lr_scale=1.0, eval_every=6, log_every=2, seed=0), **overrides}
     )
-    base.update(overrides)
-    return TrainSettings(**base)
 
 
 def test_trainer_is_deterministic_and_records_history():

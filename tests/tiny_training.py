@@ -8,6 +8,7 @@ import torch
 from course_lib.config import TransformerConfig
 from course_lib.model import Transformer
 from course_lib.tokenize import WordTokenizer
+from course_lib.train import TrainSettings
 
 PAIRS = [
     ("I love pizza", "J'aime la pizza"),
@@ -48,3 +49,26 @@ def tiny_model(src_tok, tgt_tok, dropout=0.0, seed=0, **overrides) -> Transforme
     torch.manual_seed(seed)
     fields = {**TINY_FIELDS, "dropout": dropout, **overrides}
     return Transformer(TransformerConfig(src_tok.vocab_size, tgt_tok.vocab_size, **fields))
+
+
+def tiny_settings(**fields) -> TrainSettings:
+    """Training settings for the tiny model on the CPU, quiet: batch 4, warm-up 4, and
+    whatever ``fields`` set (a budget among them)."""
+    return TrainSettings(
+        **{"batch_size": 4, "warmup_steps": 4, "device": "cpu", "progress": False, **fields}
+    )
+
+
+def train_command(corpus, out, *options) -> list[str]:
+    """``course-lib train`` arguments for a quiet CPU run on ``corpus`` into ``out``."""
+    return [
+        "train",
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--quiet",
+        *map(str, options),
+    ]
