@@ -52,7 +52,14 @@ venv: $(STAMP)
 $(SITE_STATIC).stamp: scripts/install_site_js.py scripts/widgets-config.js
 	$(BIN)/python scripts/install_site_js.py $(SITE_STATIC)
 
-site-js: $(STAMP) $(SITE_STATIC).stamp
+# The "Try the translator" page: the bundled model exported to ONNX (+ vocabularies,
+# tokenizer rules, manifest and the page's JavaScript), generated at every build, never committed.
+TRANSLATOR := $(SITE_STATIC)/translator/manifest.json
+$(TRANSLATOR): $(STAMP) src/course_lib/export.py src/course_lib/assets/toy_model.pt \
+		$(wildcard src/course_lib/web/*.js)
+	$(BIN)/course-lib export --checkpoint bundled --out $(SITE_STATIC)/translator --check
+
+site-js: $(STAMP) $(SITE_STATIC).stamp $(TRANSLATOR)
 
 book: venv site-js
 	$(BIN)/jupyter-book build . $(JB_FLAGS)

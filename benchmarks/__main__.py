@@ -5,7 +5,9 @@ book's performance page to ``book/images/performance/``. Each figure that has a 
 (``torch.nn.Transformer``, the uncached decoder) is measured against it in the same run.
 
 Options: ``--only NAME [NAME ...]`` runs a subset (speed, decoding, toy, grading, real,
-ablation, notebooks, book); ``--real-minutes M`` sets the real-corpus training budget
+ablation, notebooks, book, browser) and merges its results into the existing
+``latest.json`` (the other sections' numbers, and the date and length of the last full
+run, are kept); ``--real-minutes M`` sets the real-corpus training budget
 (default 10), ``--ablation-minutes M`` that of each recipe-ablation row (default 3).
 """
 
@@ -22,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 THREADS = 2
-ALL = ("speed", "decoding", "toy", "grading", "real", "ablation", "notebooks", "book")
+ALL = ("speed", "decoding", "toy", "grading", "real", "ablation", "notebooks", "book", "browser")
 HEADLINE = (
     "train_step_ratio_vs_torch",
     "inference_forward_ratio_vs_torch",
@@ -36,6 +38,8 @@ HEADLINE = (
     "grade_seconds_per_submission",
     "notebooks_seconds",
     "book_build_seconds",
+    "browser_translate_ms",
+    "browser_download_mb",
 )
 
 
@@ -182,6 +186,10 @@ def run(
             output = bench_notebooks()
         elif name == "book":
             output = bench_book()
+        elif name == "browser":  # needs the built site: after "book" in a full run
+            from benchmarks import bench_browser
+
+            output = bench_browser.run()
         else:
             raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(ALL)}")
         results["details"][name] = output
@@ -192,6 +200,28 @@ def run(
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     results["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return results
+
+
+def merge_results(previous: dict, results: dict, partial: bool) -> dict:
+    """``latest.json`` after a run: the sections that ran replace theirs, the others stay.
+
+    A partial run (``--only``) keeps the last full run's ``finished_at`` and
+    ``total_seconds`` (the page quotes them for the whole file) and records when each of
+    its sections ran in ``section_finished_at``.
+    """
+    merged = {**previous, **results}
+    merged["details"] = {**previous.get("details", {}), **results["details"]}
+    merged["benchmark_seconds"] = {
+        **previous.get("benchmark_seconds", {}),
+        **results["benchmark_seconds"],
+    }
+    stamps = dict(previous.get("section_finished_at", {}))
+    stamps.update({name: results["finished_at"] for name in results["details"]})
+    merged["section_finished_at"] = stamps
+    if partial and "total_seconds" in previous:
+        merged["total_seconds"] = previous["total_seconds"]
+        merged["finished_at"] = previous["finished_at"]
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,9 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_save:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        details = {**previous.get("details", {}), **results["details"]}
-        previous.update(results)
-        previous["details"] = details
+        previous = merge_results(previous, results, partial=set(args.only) != set(ALL))
         RESULTS.write_text(json.dumps(previous, indent=2, sort_keys=True) + "\n")
         from benchmarks.plots import write_plots
 

@@ -7,7 +7,10 @@ that widgets and math need are served by the site itself instead of a CDN:
 * ``requirejs`` - the module loader the Jupyter widgets bundle expects;
 * ``@jupyter-widgets/html-manager`` - ``dist/embed-amd.js`` renders the widget state that
   executed notebooks store in the page (sliders, progress bars, output widgets);
-* ``mathjax`` (version 3) - renders the TeX math of the pages.
+* ``mathjax`` (version 3) - renders the TeX math of the pages;
+* ``onnxruntime-web`` - runs the exported translation model on the "Try the translator"
+  page: only ``ort.wasm.min.mjs`` and the single WebAssembly build it loads
+  (``ort-wasm-simd-threaded.mjs`` + ``.wasm``, used with one thread).
 
 Each package is fetched with ``npm pack`` at an exact version, its tarball is checked
 against the SHA-512 integrity pinned below (the same value ``package-lock.json`` files
@@ -56,10 +59,19 @@ PACKAGES = [
         "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
         "mathjax",
     ),
+    (
+        "onnxruntime-web",
+        "1.30.0",
+        "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ==",
+        "onnxruntime-web",
+    ),
 ]
 
 # MathJax files the site does not use (SVG output, Node entry points, "full" bundles).
 MATHJAX_SKIP = ("node-main.js", "-svg", "-full", "/mml-chtml.js", "output/svg")
+# onnxruntime-web: the WebAssembly-only ES module and the one build it loads (no WebGPU,
+# WebGL or JSEP builds, no source maps): about 14 MB instead of 140.
+ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 
 
 def wanted(name: str, member: str) -> str | None:
@@ -81,6 +93,10 @@ def wanted(name: str, member: str) -> str | None:
         if not path.startswith("es5/") or any(skip in "/" + path for skip in MATHJAX_SKIP):
             return None
         return path[len("es5/") :]
+    if name == "onnxruntime-web":
+        if path in ("README.md", "package.json"):
+            return path
+        return path[len("dist/") :] if path in [f"dist/{f}" for f in ORT_FILES] else None
     raise ValueError(f"no copy rule for {name}")
 
 

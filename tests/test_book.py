@@ -66,6 +66,9 @@ def test_only_the_toc_is_built_and_the_rest_is_excluded():
 def test_launch_buttons_and_bibliography():
     config = book_config()
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    # No button may lead nowhere: there is no Binder (or JupyterHub, Thebe) environment.
+    unbacked = {"binderhub_url", "jupyterhub_url", "thebe"} & set(config["launch_buttons"])
+    assert not unbacked, f"launch buttons without an environment behind them: {unbacked}"
     assert config["repository"]["branch"] == "main"
     assert config["bibtex_bibfiles"] == ["book/references.bib"]
     bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")

@@ -60,6 +60,10 @@ def test_expected_values_by_hand():
         -math.log(0.5)
     )
     assert refs["ch06_smoothed_loss"](logits, torch.tensor([0]), 0.1).item() == 0.0
+    extreme = torch.tensor([[0.0, 1e4, -1e4, 5.0]])  # -log p_y = 20,000: no floor at -100
+    assert refs["ch06_smoothed_loss"](extreme, torch.tensor([2]), 0.1).item() == pytest.approx(
+        F.cross_entropy(extreme, torch.tensor([2]), label_smoothing=0.1).item(), rel=1e-6
+    )
     assert refs["ch06_noam_lr"](4000, 512, 4000) == pytest.approx((512 * 4000) ** -0.5)
 
 
@@ -80,6 +84,22 @@ def _loss_with_log_of_softmax(logits, labels, smoothing):
     nll = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
     loss = (1 - smoothing) * nll + smoothing * -log_probs.mean(-1)
     return loss[keep].sum() / keep.sum().clamp(min=1)
+
+
+def _loss_clamped_at_minus_100(logits, labels, smoothing):
+    log_probs = logits.float().log_softmax(-1).clamp(min=-100.0)  # the old, wrong floor
+    keep = labels != 0
+    nll = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    loss = (1 - smoothing) * nll + smoothing * -log_probs.mean(-1)
+    return torch.where(keep, loss, torch.zeros_like(loss)).sum() / keep.sum().clamp(min=1)
+
+
+def _loss_smoothing_over_impossible_classes(logits, labels, smoothing):
+    log_probs = logits.float().log_softmax(-1)  # right, but -inf classes get mass eps / V
+    keep = labels != 0
+    nll = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    loss = (1 - smoothing) * nll + smoothing * -log_probs.mean(-1)
+    return torch.where(keep, loss, torch.zeros_like(loss)).sum() / keep.sum().clamp(min=1)
 
 
 def _loss_dividing_by_all_tokens(logits, labels, smoothing):
@@ -105,6 +125,8 @@ def _noam_without_warmup(step, d_model, warmup_steps):
         ("ch06_teacher_forcing", _shift_without_per_row_end, "values differ"),
         ("ch06_smoothed_loss", _loss_with_log_of_softmax, "case"),
         ("ch06_smoothed_loss", _loss_dividing_by_all_tokens, "values differ"),
+        ("ch06_smoothed_loss", _loss_clamped_at_minus_100, "huge logits"),
+        ("ch06_smoothed_loss", _loss_smoothing_over_impossible_classes, "logit -inf"),
         ("ch06_noam_lr", _noam_without_warmup, "expected"),
     ],
 )

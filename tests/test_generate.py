@@ -20,6 +20,7 @@ from course_lib.generate import (
     next_token_distribution,
     reorder_cache,
     sample,
+    score_sequences,
 )
 from course_lib.model import Transformer
 from course_lib.tokenize import END, PAD, START
@@ -292,6 +293,60 @@ def test_beam_search_results_are_consistent():
         alone.tokens[0, : alone.lengths[0]].tolist()
         == result.tokens[0, : result.lengths[0]].tolist()
     )
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_score_sequences_reproduces_the_scores_of_greedy_and_beam(norm_first):
+    model = tiny_model(sharpness=3.0, norm_first=norm_first)
+    with torch.no_grad():
+        model.generator.bias[END] = 2.0
+    src = source_batch(batch=4)
+    greedy = greedy_decode(model, src, max_new_tokens=10)
+    scored = score_sequences(model, src, greedy.tokens)
+    torch.testing.assert_close(scored.scores, greedy.scores, atol=1e-4, rtol=1e-5)
+    assert scored.lengths.tolist() == greedy.lengths.tolist()
+    beam = beam_search(model, src, beam_size=3, max_new_tokens=10, length_penalty=0.6)
+    scored = score_sequences(model, src, beam.tokens, length_penalty=0.6)
+    torch.testing.assert_close(scored.scores, beam.scores, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(
+        scored.normalized_scores, beam.normalized_scores, atol=1e-4, rtol=1e-5
+    )
+
+
+def test_score_sequences_counts_up_to_end_and_matches_a_hand_sum():
+    model = tiny_model()
+    src = source_batch(batch=2)
+    tokens = torch.tensor([[5, 6, END, PAD], [7, 8, 9, 10]])  # the second never ends
+    result = score_sequences(model, src, tokens, length_penalty=0.0)
+    assert result.lengths.tolist() == [3, 4]
+    with torch.no_grad():
+        logits = model(src, torch.tensor([[START, 5, 6, END], [START, 7, 8, 9]]))
+    logits[..., [PAD, START]] = float("-inf")
+    log_probs = logits.log_softmax(-1)
+    by_hand = [
+        float(log_probs[0, [0, 1, 2], [5, 6, END]].sum()),
+        float(log_probs[1, [0, 1, 2, 3], [7, 8, 9, 10]].sum()),
+    ]
+    assert result.scores.tolist() == pytest.approx(by_hand, abs=1e-4)
+    torch.testing.assert_close(result.normalized_scores, result.scores)  # alpha = 0
+
+
+def test_score_sequences_rejects_bad_input():
+    model = tiny_model()
+    src = source_batch(batch=2)
+    with pytest.raises(ShapeError, match="tokens must have shape"):
+        score_sequences(model, src, torch.tensor([5, 6, END]))
+    with pytest.raises(ShapeError, match="batch size 1 but src has 2"):
+        score_sequences(model, src, torch.tensor([[5, END]]))
+    with pytest.raises(ShapeError, match="tokens is empty"):
+        score_sequences(model, src, torch.zeros(2, 0, dtype=torch.long))
+    with pytest.raises(CourseLibError, match="more than the model's max_len"):
+        score_sequences(model, src, torch.full((2, 61), 5))
+    with pytest.raises(CourseLibError, match="length_penalty"):
+        score_sequences(model, src, torch.tensor([[5, END], [6, END]]), length_penalty=-1)
 
 
 def test_reorder_cache_selects_rows_of_every_layer():

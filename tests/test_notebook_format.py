@@ -2,8 +2,10 @@
 
 - chapters are ``chapters/01_*.ipynb`` ... ``07_*.ipynb``, listed in ``_toc.yml`` in that order;
 - the first markdown cell has an "Open in Colab" badge pointing at that very notebook;
-- the first code cell is the Colab setup cell, tagged ``colab-setup``, installing from the
-  repository named in ``_config.yml``;
+- the first code cell is the Colab setup cell, tagged ``colab-setup``, installing the release
+  tag of this version (``v`` + ``course_lib.__version__``) from the repository named in
+  ``_config.yml``; the badge opens the notebook at the same tag
+  (``python scripts/sync_install_cells.py`` rewrites both);
 - exercise cells carry nbgrader metadata, solution markers, are collapsed on the website
   and are followed by their self-check cell;
 - every code cell has been executed (the book and nbval compare against stored outputs).
@@ -18,6 +20,8 @@ import nbformat
 import pytest
 from conftest import CHAPTERS_DIR, ROOT, book_config, chapter_paths
 
+from scripts import sync_install_cells
+
 CHAPTERS = chapter_paths()
 IDS = [path.name for path in CHAPTERS]
 
@@ -30,21 +34,20 @@ def repository() -> tuple[str, str, str]:
 
 
 def colab_setup_source() -> str:
+    """Installs the release tag of this version (``scripts/sync_install_cells.py`` writes it)."""
     url, _, _ = repository()
-    return (
-        "# Colab setup: install course_lib from the repository only when running in Google Colab.\n"
-        "import sys\n"
-        "\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install -q "course-lib @ git+{url}"'
-    )
+    return sync_install_cells.setup_source(url, release_tag())
 
 
 def colab_url(path: Path) -> str:
-    url, branch, prefix = repository()
-    github = url.removeprefix("https://github.com/")
+    """Opens the notebook at the release tag, the one its setup cell installs."""
+    url, _, prefix = repository()
     relative = path.relative_to(ROOT).as_posix()
-    return f"https://colab.research.google.com/github/{github}/blob/{branch}/{prefix}{relative}"
+    return sync_install_cells.colab_url(url, release_tag(), f"{prefix}{relative}")
+
+
+def release_tag() -> str:
+    return sync_install_cells.release_tag(sync_install_cells.read_version(ROOT))
 
 
 def read(path: Path) -> nbformat.NotebookNode:
@@ -83,7 +86,8 @@ def test_first_markdown_cell_has_colab_badge_for_this_chapter(path: Path):
 def test_first_code_cell_is_the_colab_setup(path: Path):
     first = next(cell for cell in read(path).cells if cell.cell_type == "code")
     assert first.source.strip() == colab_setup_source(), (
-        f"{path.name}: the first code cell must be exactly\n{colab_setup_source()}"
+        f"{path.name}: the first code cell must be exactly\n{colab_setup_source()}\n"
+        "(run: python scripts/sync_install_cells.py)"
     )
     assert "colab-setup" in first.metadata.get("tags", []), f"{path.name}: tag it colab-setup"
 

@@ -87,3 +87,14 @@ def test_show_source_rejects_builtins():
 def test_show_source_rejects_classes_without_python_source():
     with pytest.raises(CourseLibError, match="show_source: no Python source for <class 'int'>"):
         show_source(int)
+
+
+def test_glue_without_myst_nb_does_nothing_and_checks_the_name(monkeypatch):
+    import sys
+
+    from course_lib.notebook import glue
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # "not installed", as in Colab
+    assert glue("ch2_example", "3.0%") is None
+    with pytest.raises(CourseLibError):
+        glue("", "3.0%")

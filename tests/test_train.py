@@ -1,13 +1,10 @@
-"""Tests for course_lib.train: teacher forcing, the label-smoothed loss, the schedule,
-batching and the training loop."""
+"""Tests for course_lib.train: teacher forcing, the schedule, batching and the training loop
+(the label-smoothed loss: tests/test_loss.py)."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
-import torch.nn.functional as F
 from tiny_training import PAIRS as ALL_PAIRS
 from tiny_training import tiny_model, tiny_settings
 from tiny_training import tokenizers as fit_tokenizers
@@ -18,7 +15,6 @@ from course_lib.train import (
     END,
     PAD,
     START,
-    LabelSmoothingLoss,
     Trainer,
     TrainSettings,
     WarmupInverseSqrtSchedule,
@@ -100,140 +96,7 @@ def test_teacher_forcing_bad_input(bad, message):
         teacher_forcing(bad)
 
 
-# ----------------------------------------------------------------------------------------
-# label-smoothed cross-entropy
-# ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5, 1.0])
-def test_loss_matches_torch_cross_entropy(smoothing):
-    torch.manual_seed(0)
-    logits = torch.randn(3, 5, 11) * 3
-    labels = torch.randint(1, 11, (3, 5))
-    labels[0, 3:] = PAD
-    labels[2, 1:] = PAD
-    ours = label_smoothed_cross_entropy(logits, labels, smoothing)
-    theirs = F.cross_entropy(
-        logits.reshape(-1, 11), labels.reshape(-1), ignore_index=PAD, label_smoothing=smoothing
-    )
-    assert torch.allclose(ours, theirs, atol=1e-6)
-    # and the gradients agree
-    a = logits.clone().requires_grad_()
-    b = logits.clone().requires_grad_()
-    label_smoothed_cross_entropy(a, labels, smoothing).backward()
-    F.cross_entropy(
-        b.reshape(-1, 11), labels.reshape(-1), ignore_index=PAD, label_smoothing=smoothing
-    ).backward()
-    assert torch.allclose(a.grad, b.grad, atol=1e-6)
-
-
-def test_loss_equals_the_kl_definition_plus_entropy():
-    torch.manual_seed(1)
-    logits = torch.randn(4, 7)
-    labels = torch.tensor([1, 4, 6, 2])
-    eps = 0.2
-    target = torch.full((4, 7), eps / 7)
-    target[torch.arange(4), labels] += 1 - eps
-    expected = -(target * logits.log_softmax(-1)).sum(-1).mean()
-    assert torch.allclose(label_smoothed_cross_entropy(logits, labels, eps), expected, atol=1e-6)
-
-
-def test_all_padding_batch_gives_zero_and_zero_gradients():
-    logits = torch.randn(2, 3, 5, requires_grad=True)
-    labels = torch.full((2, 3), PAD)
-    loss = label_smoothed_cross_entropy(logits, labels, 0.1)
-    assert loss.item() == 0.0
-    loss.backward()
-    assert torch.equal(logits.grad, torch.zeros_like(logits))
-    # torch's own cross_entropy gives nan here: the documented difference
-    assert math.isnan(
-        F.cross_entropy(logits.reshape(-1, 5), labels.reshape(-1), ignore_index=PAD).item()
-    )
-
-
-@pytest.mark.parametrize("scale", [1e4, 1e30])
-@pytest.mark.parametrize("smoothing", [0.0, 0.1, 1.0])
-def test_huge_logits_stay_finite(scale, smoothing):
-    logits = torch.tensor([[[scale, -scale, 0.0, scale / 2]]], requires_grad=True)
-    labels = torch.tensor([[1]])  # the model is absurdly sure of the wrong class
-    loss = label_smoothed_cross_entropy(logits, labels, smoothing)
-    assert torch.isfinite(loss)
-    loss.backward()
-    assert torch.isfinite(logits.grad).all()
-
-
-@pytest.mark.parametrize("smoothing", [0.0, 0.1, 1.0])
-def test_minus_infinity_logits_stay_finite(smoothing):
-    logits = torch.tensor([[0.0, float("-inf"), 2.0, float("-inf")]], requires_grad=True)
-    loss = label_smoothed_cross_entropy(logits, torch.tensor([2]), smoothing)
-    assert torch.isfinite(loss)
-    loss.backward()
-    assert torch.isfinite(logits.grad).all()
-    # the correct class ruled out entirely: large but finite
-    assert torch.isfinite(
-        label_smoothed_cross_entropy(logits.detach(), torch.tensor([1]), smoothing)
-    )
-
-
-def test_tiny_vocabularies():
-    # V = 1: the only class is certain; nothing to learn, loss 0 for any smoothing
-    for smoothing in (0.0, 0.1, 1.0):
-        loss = label_smoothed_cross_entropy(
-            torch.randn(3, 1), torch.tensor([0, 0, 0]), smoothing, ignore_index=-100
-        )
-        assert loss.item() == 0.0
-    # V = 2 (no division by V - 2 anywhere), with padding id 0 among the classes
-    logits = torch.randn(4, 2)
-    labels = torch.tensor([1, 1, 0, 1])
-    ours = label_smoothed_cross_entropy(logits, labels, 0.1)
-    theirs = F.cross_entropy(logits, labels, ignore_index=PAD, label_smoothing=0.1)
-    assert torch.isfinite(ours) and torch.allclose(ours, theirs, atol=1e-6)
-
-
-def test_half_precision_logits_and_reductions():
-    torch.manual_seed(2)
-    logits = torch.randn(2, 4, 9)
-    labels = torch.tensor([[3, 4, 5, PAD], [6, PAD, PAD, PAD]])
-    full = label_smoothed_cross_entropy(logits, labels, 0.1)
-    half = label_smoothed_cross_entropy(logits.half(), labels, 0.1)
-    assert half.dtype == torch.float32 and torch.allclose(full, half, atol=1e-2)
-    per_token = label_smoothed_cross_entropy(logits, labels, 0.1, reduction="none")
-    assert per_token.shape == (2, 4) and per_token[0, 3] == 0 and per_token[1, 1:].eq(0).all()
-    total = label_smoothed_cross_entropy(logits, labels, 0.1, reduction="sum")
-    assert torch.allclose(total / 4, full)
-    module = LabelSmoothingLoss(0.1)
-    assert torch.allclose(module(logits, labels), full)
-    assert "smoothing=0.1" in repr(module)
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        ((torch.randn(2, 5), torch.tensor([1, 2, 3])), "share their leading shape"),
-        ((torch.randn(2, 5), torch.tensor([1.0, 2.0])), "integer tensor"),
-        ((torch.tensor([[1, 2]]), torch.tensor([1])), "float tensor"),
-        (("logits", torch.tensor([1])), "float tensor"),
-        ((torch.randn(2, 5), torch.tensor([1, 7])), "label 7 is outside the 5 classes"),
-        ((torch.randn(2, 5), torch.tensor([1, -3])), "label -3 is outside"),
-        ((torch.randn(2, 0), torch.zeros(2, dtype=torch.long)), "empty class dimension"),
-    ],
-)
-def test_loss_bad_input(args, message):
-    with pytest.raises(CourseLibError, match=message):
-        label_smoothed_cross_entropy(*args)
-
-
-@pytest.mark.parametrize("smoothing", [-0.1, 1.5, "0.1", True])
-def test_loss_bad_smoothing(smoothing):
-    with pytest.raises(CourseLibError, match="smoothing"):
-        label_smoothed_cross_entropy(torch.randn(2, 5), torch.tensor([1, 2]), smoothing)
-    with pytest.raises(CourseLibError, match="smoothing"):
-        LabelSmoothingLoss(smoothing)
-
-
-def test_loss_bad_reduction():
-    with pytest.raises(CourseLibError, match="reduction"):
-        label_smoothed_cross_entropy(torch.randn(2, 5), torch.tensor([1, 2]), 0.1, reduction="avg")
+# The label-smoothed loss is tested in tests/test_loss.py.
 
 
 # ----------------------------------------------------------------------------------------

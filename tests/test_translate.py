@@ -19,8 +19,10 @@ from course_lib.tokenize import PAD, UNK, WordTokenizer
 from course_lib.train import teacher_forcing
 from course_lib.translate import (
     Alignment,
+    AttentionMaps,
     EvalResult,
     Translator,
+    attention_maps,
     cross_attention,
     default_max_new_tokens,
     evaluate,
@@ -29,6 +31,8 @@ from course_lib.translate import (
     load_checkpoint_or_bundled,
     normalize_whitespace,
     plot_alignment,
+    plot_attention_heads,
+    plot_attention_maps,
     plot_cross_attention,
     reference_streams,
     score,
@@ -390,6 +394,92 @@ def test_cross_attention_bad_input(tiny):
         cross_attention(model, "I love pizza", src_tok, tgt_tok, translation_ids="J'aime")
 
 
+def test_attention_maps_hold_all_three_kinds(tiny):
+    model, src_tok, tgt_tok, _ = tiny
+    maps = attention_maps(model, "I love pizza", src_tok, tgt_tok)
+    assert isinstance(maps, AttentionMaps)
+    config = model.config
+    assert maps.translation == "J'aime la pizza"
+    assert maps.source_tokens == ["i", "love", "pizza"]
+    assert maps.target_tokens == ["j'", "aime", "la", "pizza", "<end>"]
+    assert maps.decoder_tokens == ["<start>", "j'", "aime", "la", "pizza"]
+    heads = config.n_heads
+    assert maps.encoder_self.shape == (config.n_encoder_layers, heads, 3, 3)
+    assert maps.decoder_self.shape == (config.n_decoder_layers, heads, 5, 5)
+    assert maps.cross.shape == (config.n_decoder_layers, heads, 5, 3)
+    for kind in AttentionMaps.KINDS:
+        weights = maps.weights(kind)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
+        rows, cols = maps.labels(kind)
+        assert (len(rows), len(cols)) == tuple(weights.shape[-2:])
+    # the causal mask: no weight on a French token after the one being read
+    assert maps.decoder_self.triu(diagonal=1).abs().max() == 0
+    # the cross-attention part is exactly cross_attention()'s alignment
+    alignment = cross_attention(model, "I love pizza", src_tok, tgt_tok)
+    torch.testing.assert_close(maps.alignment().weights, alignment.weights)
+    assert maps.alignment().target_tokens == alignment.target_tokens
+
+
+def test_attention_maps_match_the_model_weights(tiny):
+    """Encoder weights equal those of model.encode; decoder self-attention rows equal the
+    weights the cached generation steps used."""
+    model, src_tok, tgt_tok, _ = tiny
+    maps = attention_maps(model, "I love pizza", src_tok, tgt_tok)
+    src = torch.tensor([src_tok.encode("I love pizza")])
+    with torch.no_grad():
+        memory, encoder_weights = model.encode(src, return_weights=True)
+        cache = model.new_cache()
+        ids = [1] + tgt_tok.encode("J'aime la pizza")  # <start> j' aime la pizza
+        for t, token in enumerate(ids):
+            _, step = model.decode(
+                torch.tensor([[token]]), memory, cache=cache, start=t, return_weights=True
+            )
+            for layer, weights in enumerate(step["self"]):  # (1, heads, 1, t + 1)
+                torch.testing.assert_close(
+                    maps.decoder_self[layer, :, t, : t + 1], weights[0, :, 0], atol=1e-5, rtol=1e-5
+                )
+    torch.testing.assert_close(maps.encoder_self, torch.stack([w[0] for w in encoder_weights]))
+
+
+def test_attention_maps_bad_input(tiny):
+    model, src_tok, tgt_tok, _ = tiny
+    with pytest.raises(CourseLibError, match="sentence is empty"):
+        attention_maps(model, " ", src_tok, tgt_tok)
+    maps = attention_maps(model, "I love pizza", src_tok, tgt_tok)
+    with pytest.raises(CourseLibError, match="kind must be one of"):
+        maps.weights("self")
+    with pytest.raises(CourseLibError, match="kind must be one of"):
+        plot_attention_heads(maps, "decoder")
+    with pytest.raises(CourseLibError, match="expected AttentionMaps"):
+        plot_attention_maps(maps.alignment())
+
+
+def test_attention_plots_are_labelled_with_a_colour_bar(tiny):
+    import matplotlib.pyplot as plt
+
+    model, src_tok, tgt_tok, _ = tiny
+    maps = attention_maps(model, "I love pizza", src_tok, tgt_tok)
+    before = plt.get_fignums()
+    figure = plot_attention_maps(maps)
+    assert plt.get_fignums() == before  # closed: shown once in a notebook
+    layers = max(model.config.n_encoder_layers, model.config.n_decoder_layers)
+    assert len(figure.axes) == 3 * layers + 1
+    assert figure.axes[-1].get_ylabel() == "attention weight"
+    encoder, decoder, cross = figure.axes[0], figure.axes[layers], figure.axes[2 * layers]
+    assert [t.get_text() for t in encoder.get_xticklabels()] == ["i", "love", "pizza"]
+    assert [t.get_text() for t in decoder.get_xticklabels()][0] == "<start>"
+    assert [t.get_text() for t in decoder.get_yticklabels()][-1] == "<end>"
+    assert [t.get_text() for t in cross.get_xticklabels()] == ["i", "love", "pizza"]
+    assert "masked self-attention" in decoder.get_title()
+    assert encoder.get_ylabel() and encoder.get_xlabel()
+    for kind in AttentionMaps.KINDS:
+        heads = plot_attention_heads(maps, kind)
+        n_layers, n_heads = maps.weights(kind).shape[:2]
+        assert len(heads.axes) == n_layers * n_heads + 1
+        assert heads.axes[-1].get_ylabel() == "attention weight"
+        assert heads.axes[0].get_title() == "layer 1 head 1"
+
+
 def test_hard_alignment():
     weights = torch.zeros(2, 2, 3, 4)
     weights[..., 0, 1] = 1.0
@@ -411,8 +501,9 @@ def test_plots_are_labelled(tiny):
     alignment = cross_attention(model, "I love pizza", src_tok, tgt_tok)
     figure = plot_cross_attention(alignment)
     n_layers, n_heads = alignment.weights.shape[:2]
-    assert len(figure.axes) == (n_layers + 1) * (n_heads + 1)
-    average = figure.axes[-1]
+    assert len(figure.axes) == (n_layers + 1) * (n_heads + 1) + 1  # + the colour bar
+    assert figure.axes[-1].get_ylabel() == "attention weight"
+    average = figure.axes[-2]
     assert average.get_title() == "mean of all"
     assert [t.get_text() for t in average.get_xticklabels()] == ["i", "love", "pizza"]
     assert [t.get_text() for t in average.get_yticklabels()][-1] == "<end>"

@@ -23,7 +23,22 @@ def use_local_badge(app, doctree: nodes.document) -> None:
                 del image["candidates"]
 
 
+def use_release(app, config) -> None:
+    """The site belongs to one release of the course (RELEASING.md): its version is shown in
+    every page's footer, and the launch buttons open the chapters at that release's tag,
+    whose setup cell installs the same version (as the chapters' Colab badges do).
+    ``repository.branch`` of ``_config.yml`` stays the development branch."""
+    from course_lib import __version__
+
+    config.version = config.release = __version__
+    options = config.html_theme_options
+    options["repository_branch"] = f"v{__version__}"
+    footer = options.get("extra_footer", "")
+    options["extra_footer"] = f"{footer}<p>Version {__version__} of the course.</p>"
+
+
 def setup(app):
     # Before Sphinx's image collector (priority 500) resolves and copies image files.
     app.connect("doctree-read", use_local_badge, priority=400)
+    app.connect("config-inited", use_release)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1.0"}

@@ -13,6 +13,6 @@ Modules map onto the seven steps of the course:
 
 from course_lib.errors import CourseLibError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["CourseLibError", "__version__"]

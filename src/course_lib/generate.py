@@ -7,7 +7,8 @@ has written so far, and scores every word of the French vocabulary as the next o
 word is *chosen* from those scores is the decoding strategy:
 
 * :func:`greedy_decode` takes the most probable word each time, with or without a
-  key/value cache (the cache makes each step cost one position instead of the whole prefix);
+  key/value cache (with the cache each step projects only the new position, instead of
+  the whole prefix; its attention still reads all ``t`` cached keys and values);
 * :func:`beam_search` keeps the ``beam_size`` best partial sentences and returns the one
   with the best length-normalised log-probability (GNMT's length penalty, Wu et al. 2016);
 * :func:`sample` draws the next word at random, sharpened or flattened by a temperature
@@ -187,11 +188,15 @@ class ModelStep:
     that follows ``tokens[:, -1]``, with ``<pad>`` and ``<start>`` set to ``-inf``:
 
     * ``use_cache=False`` runs the decoder over the whole prefix ``tokens`` again
-      (``t`` positions per step, ``O(t^2)`` work over a sentence), with the causal mask only,
-      exactly as the cached path sees it;
+      (``t`` positions per step: ``O(n^2)`` projections and feed-forward passes and
+      ``O(n^3)`` attention scores over a sentence of ``n`` tokens), with the causal mask
+      only, exactly as the cached path sees it;
     * ``use_cache=True`` feeds only ``tokens[:, -1:]`` at position ``t - 1``; every
       self-attention layer appends that position's key and value to its cache, and the
       cross-attention keys/values are computed from the memory at the first step only.
+      A step then projects one position (constant work) but its query still attends to
+      all ``t`` cached keys (``O(t)``): ``O(n)`` projections and ``O(n^2)`` attention
+      scores over the sentence.
 
     With ``record_attention``, :attr:`cross_attention` collects each step's
     cross-attention weights, one ``(batch, heads, 1, src_len)`` tensor per layer.
@@ -511,6 +516,74 @@ def _best_hypotheses(
     )
 
 
+# --------------------------------------------------------------------------- scoring
+
+
+def score_sequences(
+    model: Transformer,
+    src: torch.Tensor,
+    tokens: torch.Tensor,
+    *,
+    length_penalty: float = 0.6,
+    start_id: int = START,
+    end_id: int = END,
+    pad_id: int = PAD,
+) -> GenerationResult:
+    """The model's own score of given translations, as the decoding strategies compute it.
+
+    One teacher-forced pass: the decoder reads ``<start>`` + ``tokens`` and the
+    log-probability of each token is summed up to and including the first ``<end>``
+    (``<pad>`` after it counts 0), with ``<pad>`` and ``<start>`` forbidden exactly as in
+    generation. So the score of greedy decoding's or beam search's own output equals the
+    score it reported, and any other sentence (a reference, the other strategy's output)
+    can be compared with it: a higher score means the *model* prefers that sentence.
+
+    Shapes: src ``(batch, src_len)``, tokens ``(batch, n)`` ids after ``<start>`` ->
+    a :class:`GenerationResult` with ``scores``, ``lengths`` and ``normalized_scores``
+    (``scores / gnmt_penalty(lengths, length_penalty)``), each ``(batch,)``.
+    """
+    _check_request(model, src, 1)
+    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
+        shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+        raise ShapeError(f"tokens must have shape (batch, n), got {shape}")
+    if tokens.size(0) != src.size(0):
+        raise ShapeError(
+            f"tokens has batch size {tokens.size(0)} but src has {src.size(0)}: "
+            "give one translation per source sentence"
+        )
+    if tokens.size(1) == 0:
+        raise ShapeError("tokens is empty: nothing to score (a translation has at least <end>)")
+    if tokens.size(1) > model.config.max_len:
+        raise CourseLibError(
+            f"tokens has {tokens.size(1)} positions, more than the model's max_len="
+            f"{model.config.max_len}"
+        )
+    _check_beam_options(1, length_penalty)
+    with inference_mode(model):
+        device = _device(model)
+        src, tokens = src.to(device), tokens.to(device).long()
+        src_mask = padding_mask(src, pad_id)
+        memory = model.encode(src, src_mask)
+        decoder_input = torch.cat(
+            [torch.full_like(tokens[:, :1], start_id), tokens[:, :-1]], dim=1
+        )  # (batch, n): <start> + all but the last token
+        n = tokens.size(1)
+        logits = model.decode(
+            decoder_input, memory, src_mask, tgt_mask=causal_mask(n, device)
+        )  # the causal mask only, as in generation
+        log_probs = _forbid(logits, pad_id, start_id).float().log_softmax(dim=-1)
+        chosen = log_probs.gather(2, tokens[:, :, None]).squeeze(2)  # (batch, n)
+        lengths = _lengths(tokens, end_id)
+        counted = torch.arange(n, device=device)[None, :] < lengths[:, None]
+        scores = chosen.masked_fill(~counted, 0.0).sum(dim=1)
+    return GenerationResult(
+        tokens=tokens,
+        scores=scores,
+        lengths=lengths,
+        normalized_scores=scores / gnmt_penalty(lengths, length_penalty),
+    )
+
+
 # --------------------------------------------------------------------------- for teaching
 
 
@@ -602,4 +675,5 @@ __all__ = [
     "next_token_distribution",
     "reorder_cache",
     "sample",
+    "score_sequences",
 ]

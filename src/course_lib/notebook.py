@@ -191,4 +191,48 @@ def show_source(obj: Any) -> Any:
     return Markdown(f"```python\n{textwrap.dedent(source).rstrip()}\n```")
 
 
-__all__ = ["STEPS", "Step", "seven_step_map", "show_source"]
+def widget_stack(children: list[Any], selected_index: int = 0) -> Any:
+    """A widget that shows one of ``children`` at a time, chosen by its ``selected_index``.
+
+    Link a slider to it with ``ipywidgets.jslink((slider, "value"), (stack,
+    "selected_index"))`` and it follows the slider in the browser, with no kernel (on the
+    website too). With ipywidgets 8 it is a ``Stack``; ipywidgets 7, which Colab
+    preinstalls and the course keeps, has no ``Stack``, so there it is a ``Tab`` with one
+    numbered tab per child (clicking a tab works as well as the slider).
+    """
+    import ipywidgets
+
+    if not children:
+        raise CourseLibError("widget_stack: expected at least one child widget, got none")
+    if not 0 <= selected_index < len(children):
+        raise CourseLibError(
+            f"widget_stack: selected_index must be in 0..{len(children) - 1}, got {selected_index}"
+        )
+    if hasattr(ipywidgets, "Stack"):
+        return ipywidgets.Stack(list(children), selected_index=selected_index)
+    tab = ipywidgets.Tab(list(children))
+    for index in range(len(children)):
+        tab.set_title(index, str(index))
+    tab.selected_index = selected_index
+    return tab
+
+
+def glue(name: str, value: Any) -> None:
+    """Make ``value`` available to the chapter's Markdown as ``{glue:text}`name```.
+
+    On the website (Jupyter Book runs the notebook with ``myst_nb`` installed) this is
+    ``myst_nb.glue(name, value, display=False)``: the prose shows the number the cell
+    computed, so no page types a measured figure by hand. Where ``myst_nb`` is not
+    installed (Colab, a plain ``pip install course-lib``) it does nothing and the
+    Markdown shows the role as written. Glue preformatted strings (``f"{loss:.2f}"``).
+    """
+    if not isinstance(name, str) or not name:
+        raise CourseLibError(f"glue: name must be a non-empty str, got {name!r}")
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    myst_glue(name, value, display=False)
+
+
+__all__ = ["STEPS", "Step", "glue", "seven_step_map", "show_source", "widget_stack"]

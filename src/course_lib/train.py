@@ -94,11 +94,6 @@ def teacher_forcing(
 # The loss: cross-entropy with label smoothing, ignoring padding
 # ----------------------------------------------------------------------------------------
 
-#: Log-probabilities are clamped here (as ``torch.nn.BCELoss`` clamps its logs at -100). A
-#: probability below e^-100 is not representable in float32 anyway, so no finite value
-#: changes; a logit of -inf then adds a large finite penalty instead of ``inf``.
-LOG_PROB_FLOOR = -100.0
-
 
 def label_smoothed_cross_entropy(
     logits: torch.Tensor,
@@ -122,12 +117,26 @@ def label_smoothed_cross_entropy(
         reduction: ``"mean"`` over non-ignored tokens, ``"sum"``, or ``"none"`` (shape of
             ``labels``, zeros at ignored positions).
 
-    Never ``inf`` or ``nan`` for finite logits, nor for ``-inf`` logits (log-probabilities
-    are floored at :data:`LOG_PROB_FLOOR`). A batch with no real token (all padding) has
-    mean loss **0**, still attached to the graph, so ``backward()`` works and gives zero
-    gradients (``F.cross_entropy`` returns ``nan`` there). ``V = 1`` gives 0 (nothing to
-    predict); ``V = 2`` works like any other size (no ``V - 2`` division). NaN logits
-    (a diverged model) give NaN.
+    Equal to ``F.cross_entropy(logits, labels, ignore_index=..., label_smoothing=...)``, value
+    and gradient, wherever that is finite, extreme finite logits included: log-probabilities
+    come from ``log_softmax`` (``x - logsumexp(x)``, exact in log space), and nothing is
+    clamped, so a token the model gives a log-probability of -20,000 costs 20,000 and keeps
+    its full gradient. Where they differ, ours stays usable:
+
+    * **All padding** (no real token): mean loss **0**, still attached to the graph, so
+      ``backward()`` works and gives zero gradients (``F.cross_entropy`` gives ``nan``, 0/0).
+    * **A class with log-probability -inf** (a logit of ``-inf``: a class masked out) gets no
+      smoothing mass: the uniform part is spread over the ``V'`` classes that remain,
+      ``smoothing * mean_{k allowed}(-log p_k)``, the cross-entropy against a target that puts
+      nothing on an impossible class. ``F.cross_entropy`` returns ``inf`` there
+      (``smoothing / V * -log 0``). Gradients stay finite.
+    * The one infinite case is honest: if the **correct** class has logit ``-inf``, the model
+      rules out the right answer and the loss is ``inf`` (as in ``F.cross_entropy``); the
+      gradients are still finite.
+    * Ignored positions are ignored in the gradient too: whatever their logits hold
+      (``nan``, ``±inf``), they contribute exactly 0. NaN logits at a real token (a
+      diverged model) give NaN; ``V = 1`` gives 0 (nothing to predict); ``V = 2`` works like
+      any other size (no ``V - 2`` division).
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         what = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
@@ -160,11 +169,22 @@ def label_smoothed_cross_entropy(
                 f"label_smoothed_cross_entropy: label {low if low < 0 else high} is outside "
                 f"the {vocab} classes of the logits (mismatched vocabulary?)"
             )
-    log_probs = F.log_softmax(logits.float(), dim=-1).clamp(min=LOG_PROB_FLOOR)
+    # Ignored positions get logits 0, so nothing they hold (nan, inf) reaches the gradient.
+    logits = logits.float().masked_fill(~keep.unsqueeze(-1), 0.0)
+    log_probs = F.log_softmax(logits, dim=-1)  # exact in log space, even for huge logits
     safe_labels = labels.masked_fill(~keep, 0).long()
     nll = -log_probs.gather(-1, safe_labels.unsqueeze(-1)).squeeze(-1)
     if smoothing > 0:
-        per_token = (1.0 - smoothing) * nll + smoothing * -log_probs.mean(dim=-1)
+        # The uniform part averages -log p_k over the classes that are possible at all: a
+        # class with log-probability -inf (logit -inf) gets no smoothing mass. Without such
+        # classes this is the plain mean over all V classes, as in F.cross_entropy.
+        impossible = torch.isneginf(log_probs)
+        allowed = (vocab - impossible.sum(dim=-1)).clamp(min=1)
+        uniform = -log_probs.masked_fill(impossible, 0.0).sum(dim=-1) / allowed
+        if smoothing < 1.0:
+            per_token = (1.0 - smoothing) * nll + smoothing * uniform
+        else:  # a uniform target: -log p_y plays no part (not even 0 * inf)
+            per_token = uniform
     else:
         per_token = nll
     per_token = torch.where(keep, per_token, torch.zeros_like(per_token))
@@ -630,6 +650,7 @@ def _plot_history(history: History, ax: Any = None) -> Any:
             [h["loss"] for h in history.train],
             label="training loss",
             lw=1,
+            color="#0072B2",  # Okabe-Ito blue
         )
     if history.valid:
         ax.plot(
@@ -637,6 +658,7 @@ def _plot_history(history: History, ax: Any = None) -> Any:
             [h["loss"] for h in history.valid],
             "o-",
             label="validation loss",
+            color="#D55E00",  # Okabe-Ito vermillion
         )
     ax.set_xlabel("step")
     ax.set_ylabel("loss (label-smoothed, per token)")

@@ -610,8 +610,64 @@ def token_strings(tokenizer: Any, ids: Sequence[int]) -> list[str]:
     return [tokenizer.decode([int(i)]) or f"<{int(i)}>" for i in ids]
 
 
+@dataclass(frozen=True)
+class AttentionMaps:
+    """All three kinds of attention of one translation, every layer and head.
+
+    * ``encoder_self[layer, head, i, j]``: how much English token ``i`` attended to English
+      token ``j`` in the encoder, shape ``(encoder layers, heads, src_len, src_len)``;
+    * ``decoder_self[layer, head, i, j]``: masked self-attention of the decoder. Row ``i``
+      is the step that chose ``target_tokens[i]``; column ``j`` is the French token
+      ``decoder_tokens[j]`` it could read (``<start>`` and the words written before).
+      Shape ``(decoder layers, heads, tgt_len, tgt_len)``; the causal mask makes every
+      entry with ``j > i`` exactly 0;
+    * ``cross[layer, head, i, j]``: how much the step that chose ``target_tokens[i]``
+      attended to English token ``j``, shape ``(decoder layers, heads, tgt_len, src_len)``.
+
+    Every row sums to 1. ``target_tokens`` are the generated tokens (the last one ``<end>``
+    when the translation ended); ``decoder_tokens`` are the decoder's inputs:
+    ``<start>`` followed by all generated tokens but the last.
+    """
+
+    source: str
+    translation: str
+    source_tokens: list[str]
+    target_tokens: list[str]
+    decoder_tokens: list[str]
+    encoder_self: torch.Tensor
+    decoder_self: torch.Tensor
+    cross: torch.Tensor
+
+    KINDS = ("encoder_self", "decoder_self", "cross")
+
+    def weights(self, kind: str) -> torch.Tensor:
+        """The ``(layers, heads, queries, keys)`` weights of one kind (see :attr:`KINDS`)."""
+        if kind not in self.KINDS:
+            raise CourseLibError(f"kind must be one of {', '.join(self.KINDS)}; got {kind!r}")
+        return getattr(self, kind)
+
+    def labels(self, kind: str) -> tuple[list[str], list[str]]:
+        """``(row labels, column labels)``: the query and key tokens of one kind."""
+        self.weights(kind)
+        if kind == "encoder_self":
+            return self.source_tokens, self.source_tokens
+        if kind == "decoder_self":
+            return self.target_tokens, self.decoder_tokens
+        return self.target_tokens, self.source_tokens
+
+    def alignment(self) -> Alignment:
+        """The cross-attention part as an :class:`Alignment`."""
+        return Alignment(
+            source=self.source,
+            translation=self.translation,
+            source_tokens=self.source_tokens,
+            target_tokens=self.target_tokens,
+            weights=self.cross,
+        )
+
+
 @torch.inference_mode()
-def cross_attention(
+def attention_maps(
     model: Transformer,
     sentence: str,
     src_tokenizer: Any,
@@ -619,17 +675,17 @@ def cross_attention(
     *,
     beam_size: int = 1,
     translation_ids: Sequence[int] | None = None,
-) -> Alignment:
-    """Translate ``sentence`` and return its cross-attention weights for every layer and head.
+) -> AttentionMaps:
+    """Translate ``sentence`` and return its encoder self-, decoder self- and cross-attention.
 
-    The translation is generated (greedy or beam), then decoded once more with teacher
-    forcing on ``<start> + translation`` with ``return_weights=True``: the decoder is
-    causal, so row ``i`` holds exactly the weights the generation step that produced
-    token ``i`` used. Pass ``translation_ids`` (French ids, ``<end>`` optional) to inspect
-    a given translation instead, for example the reference.
+    The translation is generated (greedy or beam), then the sentence is encoded and the
+    decoder run once more with teacher forcing on ``<start> + translation``, both with
+    ``return_weights=True``. The decoder is causal, so row ``i`` of the decoder's weights
+    is exactly what the generation step that produced token ``i`` used. Pass
+    ``translation_ids`` (French ids, ``<end>`` optional) to inspect a given translation
+    instead, for example the reference.
 
-    Returns an :class:`Alignment` with weights ``(layers, heads, tgt_len, src_len)``; the
-    last row is the step that produced ``<end>`` (when the translation ended).
+    Returns an :class:`AttentionMaps` (weights on the CPU, float32).
     """
     if not isinstance(model, Transformer):
         raise CourseLibError(
@@ -666,18 +722,56 @@ def cross_attention(
         device = _model_device(model)
         src = torch.tensor([src_ids], dtype=torch.long, device=device)
         tgt = torch.tensor([decoder_input], dtype=torch.long, device=device)
-        _, weights = model.decode(tgt, model.encode(src), return_weights=True)
+        memory, encoder_weights = model.encode(src, return_weights=True)
+        _, weights = model.decode(tgt, memory, return_weights=True)
     finally:
         model.train(was_training)
-    stacked = torch.stack([w[0] for w in weights["cross"]]).float().cpu()  # (L, H, T, S)
+
+    def stack(per_layer: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([w[0] for w in per_layer]).float().cpu()  # (L, H, queries, keys)
+
     target_tokens = token_strings(tgt_tokenizer, out_ids) + (["<end>"] if ended else [])
-    return Alignment(
+    return AttentionMaps(
         source=sentence,
         translation=tgt_tokenizer.decode(out_ids),
         source_tokens=token_strings(src_tokenizer, src_ids),
         target_tokens=target_tokens,
-        weights=stacked,
+        decoder_tokens=["<start>", *token_strings(tgt_tokenizer, decoder_input[1:])],
+        encoder_self=stack(encoder_weights),
+        decoder_self=stack(weights["self"]),
+        cross=stack(weights["cross"]),
     )
+
+
+def cross_attention(
+    model: Transformer,
+    sentence: str,
+    src_tokenizer: Any,
+    tgt_tokenizer: Any,
+    *,
+    beam_size: int = 1,
+    translation_ids: Sequence[int] | None = None,
+) -> Alignment:
+    """Translate ``sentence`` and return its cross-attention weights for every layer and head.
+
+    The translation is generated (greedy or beam), then decoded once more with teacher
+    forcing on ``<start> + translation`` with ``return_weights=True``: the decoder is
+    causal, so row ``i`` holds exactly the weights the generation step that produced
+    token ``i`` used. Pass ``translation_ids`` (French ids, ``<end>`` optional) to inspect
+    a given translation instead, for example the reference.
+
+    Returns an :class:`Alignment` with weights ``(layers, heads, tgt_len, src_len)``; the
+    last row is the step that produced ``<end>`` (when the translation ended).
+    :func:`attention_maps` returns the encoder's and the decoder's self-attention too.
+    """
+    return attention_maps(
+        model,
+        sentence,
+        src_tokenizer,
+        tgt_tokenizer,
+        beam_size=beam_size,
+        translation_ids=translation_ids,
+    ).alignment()
 
 
 def plot_alignment(
@@ -769,11 +863,156 @@ def plot_cross_attention(alignment: Alignment) -> Any:
                 axes[layer][head].set_xlabel("")
     fig.suptitle(f"Cross-attention: {alignment.source!r} -> {alignment.translation!r}")
     fig.tight_layout()
+    _shared_colorbar(fig, axes[0][0].images)
+    return fig
+
+
+_KIND_TITLES = {
+    "encoder_self": "encoder self-attention",
+    "decoder_self": "decoder masked self-attention",
+    "cross": "cross-attention",
+}
+_KIND_AXES = {
+    "encoder_self": ("English (query)", "English (key)"),
+    "decoder_self": ("French word being chosen", "French read (key)"),
+    "cross": ("French word being chosen", "English (key)"),
+}
+_MASKED_COLOR = "#d9d9d9"  # light grey: positions the causal mask hides
+
+
+def _shared_colorbar(fig: Any, images: list[Any]) -> None:
+    """One colour bar (0 to 1, "attention weight") on the right of a grid of heatmaps."""
+    if not images:
+        return
+    fig.subplots_adjust(right=0.88)
+    cax = fig.add_axes((0.91, 0.15, 0.015, 0.7))
+    fig.colorbar(images[0], cax=cax, label="attention weight")
+
+
+def _draw_map(
+    ax: Any,
+    weights: torch.Tensor,
+    rows: list[str],
+    cols: list[str],
+    title: str,
+    causal: bool,
+) -> Any:
+    """One ``(queries, keys)`` heatmap on ``ax`` with the tokens on both axes; returns the image.
+
+    With ``causal``, the entries the causal mask hides (key after query) are drawn in light
+    grey instead of the colour of 0, so "masked" and "not attended" look different.
+    """
+    import matplotlib as mpl
+    import numpy as np
+
+    values = weights.numpy().astype(float)
+    if causal:
+        hidden = np.triu(np.ones_like(values, dtype=bool), k=1)
+        values = np.ma.masked_array(values, mask=hidden)
+    cmap = mpl.colormaps["viridis"].with_extremes(bad=_MASKED_COLOR)
+    image = ax.imshow(values, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(cols)))
+    ax.set_xticklabels(cols, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(rows, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return image
+
+
+def _check_maps(maps: Any) -> None:
+    if not isinstance(maps, AttentionMaps):
+        raise CourseLibError(
+            f"expected AttentionMaps (from attention_maps(...)), got {type(maps).__name__}"
+        )
+
+
+def plot_attention_maps(maps: AttentionMaps) -> Any:
+    """A grid: one row per kind of attention, one column per layer, each the mean of the heads.
+
+    Rows: encoder self-attention (English x English), decoder masked self-attention (the
+    French word being chosen x the French tokens read; masked entries light grey) and
+    cross-attention (French x English). One colour bar, 0 to 1. Returns the ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    _check_maps(maps)
+    n_cols = max(maps.encoder_self.size(0), maps.decoder_self.size(0))
+    n_src, n_tgt = len(maps.source_tokens), len(maps.target_tokens)
+    cell_w = max(2.2, 0.42 * max(n_src, n_tgt) + 1.3)
+    fig, axes = plt.subplots(
+        3,
+        n_cols,
+        figsize=(cell_w * n_cols + 1.6, 3 * max(2.1, 0.3 * max(n_src, n_tgt) + 1.3)),
+        squeeze=False,
+    )
+    plt.close(fig)
+    images = []
+    for r, kind in enumerate(AttentionMaps.KINDS):
+        weights = maps.weights(kind)
+        rows, cols = maps.labels(kind)
+        for layer in range(n_cols):
+            ax = axes[r][layer]
+            if layer >= weights.size(0):
+                ax.set_axis_off()
+                continue
+            title = f"{_KIND_TITLES[kind]}, layer {layer + 1}"
+            images.append(
+                _draw_map(ax, weights[layer].mean(0), rows, cols, title, kind == "decoder_self")
+            )
+            ax.set_xlabel(_KIND_AXES[kind][1], fontsize=8)
+            if layer == 0:
+                ax.set_ylabel(_KIND_AXES[kind][0], fontsize=8)
+    fig.suptitle(
+        f"{maps.source!r} -> {maps.translation!r}: the three kinds of attention (mean over heads)"
+    )
+    fig.tight_layout()
+    _shared_colorbar(fig, images)
+    return fig
+
+
+def plot_attention_heads(maps: AttentionMaps, kind: str) -> Any:
+    """Every head of every layer for one kind of attention: one row per layer.
+
+    ``kind`` is ``"encoder_self"``, ``"decoder_self"`` or ``"cross"``. One colour bar, 0 to
+    1; for the decoder's self-attention the entries the causal mask hides are light grey.
+    Returns the ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    _check_maps(maps)
+    weights = maps.weights(kind)
+    rows, cols = maps.labels(kind)
+    n_layers, n_heads = weights.shape[:2]
+    cell_w = max(2.0, 0.42 * len(cols) + 1.2)
+    cell_h = max(1.9, 0.3 * len(rows) + 1.1)
+    fig, axes = plt.subplots(
+        n_layers, n_heads, figsize=(cell_w * n_heads + 1.6, cell_h * n_layers), squeeze=False
+    )
+    plt.close(fig)
+    images = []
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            ax = axes[layer][head]
+            title = f"layer {layer + 1} head {head + 1}"
+            images.append(
+                _draw_map(ax, weights[layer, head], rows, cols, title, kind == "decoder_self")
+            )
+            if head == 0:
+                ax.set_ylabel(_KIND_AXES[kind][0], fontsize=8)
+            if layer == n_layers - 1:
+                ax.set_xlabel(_KIND_AXES[kind][1], fontsize=8)
+    fig.suptitle(f"{_KIND_TITLES[kind].capitalize()}, every head: {maps.source!r}")
+    fig.tight_layout()
+    _shared_colorbar(fig, images)
     return fig
 
 
 __all__ = [
     "Alignment",
+    "AttentionMaps",
+    "attention_maps",
+    "plot_attention_heads",
+    "plot_attention_maps",
     "EvalResult",
     "Translator",
     "cross_attention",

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from conftest import BOOK, SHOTS, book_config, open_offline_page, toc_files
 
+import course_lib
+
 PAGES = toc_files(BOOK)
 CHAPTERS = [page for page in PAGES if page.startswith("chapters/")]
 HTML = [f"{page}.html" for page in PAGES]
@@ -52,6 +54,7 @@ class Visit:
     widget_views_rendered: int = 0
     widget_images_broken: int = 0
     hidden_cells: list[dict] = field(default_factory=list)
+    launch_links: list[str] = field(default_factory=list)
     colab_links: list[str] = field(default_factory=list)
     download_links: list[str] = field(default_factory=list)
     unknown_tags: list[str] = field(default_factory=list)
@@ -112,10 +115,11 @@ def collect(page, path: str, source: str, problems: list[str]) -> Visit:
             };
         })"""
     )
-    visit.colab_links = page.evaluate(
+    visit.launch_links = page.evaluate(
         """() => Array.from(document.querySelectorAll('.dropdown-launch-buttons a'))
-            .map(a => a.href).filter(h => h.includes('colab.research.google.com'))"""
+            .map(a => a.href)"""
     )
+    visit.colab_links = [h for h in visit.launch_links if "colab.research.google.com" in h]
     visit.download_links = page.evaluate(
         """() => Array.from(document.querySelectorAll('.dropdown-download-buttons a'))
             .map(a => a.getAttribute('href')).filter(h => h && h.endsWith('.ipynb'))"""
@@ -215,10 +219,14 @@ def test_chapter_has_colab_launch_and_notebook_download(visit, base_url, chapter
     github = repo["url"].rstrip("/").removeprefix("https://github.com/")
     prefix = repo.get("path_to_book", "").strip("/")
     notebook = f"{prefix}/{chapter}.ipynb" if prefix else f"{chapter}.ipynb"
-    colab = f"https://colab.research.google.com/github/{github}/blob/{repo['branch']}/{notebook}"
+    tag = f"v{course_lib.__version__}"  # the release the chapter's setup cell installs
+    colab = f"https://colab.research.google.com/github/{github}/blob/{tag}/{notebook}"
 
     seen = visit(f"{chapter}.html")
     assert seen.colab_links == [colab], f"{chapter}: Colab launch links {seen.colab_links}"
+    assert seen.launch_links == seen.colab_links, (
+        f"{chapter}: every launch button must open Colab, found {seen.launch_links}"
+    )
     assert len(seen.download_links) == 1, f"{chapter}: .ipynb download links {seen.download_links}"
     link = seen.download_links[0]
     assert link.endswith(f"_sources/{chapter}.ipynb"), link

@@ -33,7 +33,9 @@ def _shift_cases() -> list[Case]:
 def reference_smoothed_loss(
     logits: torch.Tensor, labels: torch.Tensor, smoothing: float
 ) -> torch.Tensor:
-    """Label-smoothed cross-entropy, mean over non-padding labels, log-probs floored at -100."""
+    """Label-smoothed cross-entropy, mean over non-padding labels; equal to
+    ``F.cross_entropy(label_smoothing=...)`` wherever that is finite, 0 for padding only, and
+    no smoothing mass on a class whose logit is -inf."""
     return label_smoothed_cross_entropy(logits, labels, smoothing, ignore_index=0)
 
 
@@ -50,11 +52,11 @@ def _loss_cases() -> list[Case]:
             (logits, torch.zeros(2, 4, dtype=torch.long), 0.1),
         ),
         Case(
-            "huge logits: finite",
+            "huge logits: the full loss (about 19,000), nothing clamped",
             (torch.tensor([[[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]]]), torch.tensor([[1, 0]]), 0.1),
         ),
         Case(
-            "a class with logit -inf: finite",
+            "a class with logit -inf: finite, no smoothing mass on that class",
             (torch.tensor([[[0.0, float("-inf"), 1.0, 2.0]]]), torch.tensor([[3]]), 0.1),
         ),
         Case(
@@ -103,10 +105,13 @@ EXERCISES = [
         cases=_loss_cases,
         points=3,
         hint=(
-            "log_probs = logits.log_softmax(-1).clamp(min=-100) (never log(softmax), which "
-            "gives -inf). Per token: (1 - smoothing) * -log_probs[label] + smoothing * "
-            "-log_probs.mean(-1). Keep the tokens whose label is not 0, sum them, and divide "
-            "by max(number kept, 1) so that a batch of padding gives 0."
+            "log_probs = logits.float().log_softmax(-1): never log(softmax), which gives "
+            "-inf, and no clamp, which changes the loss of very wrong tokens. Per token: "
+            "(1 - smoothing) * -log_probs[label] + smoothing * the mean of -log_probs over "
+            "the classes that are not -inf (impossible = torch.isneginf(log_probs); sum "
+            "-log_probs with those set to 0, divide by V minus their number). Keep the "
+            "tokens whose label is not 0, sum them, and divide by max(number kept, 1) so "
+            "that a batch of padding gives 0."
         ),
         atol=1e-4,
         rtol=1e-4,
