@@ -26,7 +26,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # Steps of `make test` run in order, one at a time.
 .NOTPARALLEL:
 
-.PHONY: help venv book site-js test lint format unit nbval site-test bench clean
+.PHONY: help venv book site-js test lint format unit nbval site-test bench clean \
+	pdf colab-test oldest
 
 help:
 	@echo "make book    build the website (_build/html), executing every chapter"
@@ -35,6 +36,9 @@ help:
 	@echo "make format  apply ruff's fixes and formatting"
 	@echo "make venv    create .venv with the pinned versions (done by book and test)"
 	@echo "make bench   run the benchmarks (python -m benchmarks)"
+	@echo "make pdf     the book as one PDF (_build/pdf/book.pdf, copied into the website)"
+	@echo "make colab-test  each chapter alone in a Colab-like environment, after its setup cell"
+	@echo "make oldest  unit tests with the oldest dependency versions pyproject.toml claims"
 	@echo "make clean   remove build outputs (keeps .venv)"
 
 # --- environment ---------------------------------------------------------------------------
@@ -65,6 +69,11 @@ book: venv site-js
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Website: $(CURDIR)/_build/html/index.html"
 
+# The book as one PDF: a single-page build (chapters not executed again) printed by Debian's
+# Chromium; copied into _build/html/book/ when the website is there (after `make book`).
+pdf: venv site-js
+	$(BIN)/python scripts/build_pdf.py
+
 # --- tests ---------------------------------------------------------------------------------
 
 lint: venv
@@ -85,8 +94,41 @@ nbval: venv
 site-test: venv
 	$(BIN)/pytest tests/site
 
-test: lint unit nbval book site-test
+test: lint unit nbval book pdf site-test
 	@echo "make test: all parts passed"
+
+# --- releases: Colab and the oldest supported versions (.ci/run runs both after make test) --
+
+# Every chapter alone in a Colab-like environment (_build/colab-venv, scripts/colab-runtime.txt)
+# after its own setup cell, which must upgrade nothing Colab preinstalls.
+# `make colab-test UPDATE_DOCS=1` also rewrites the versions table of book/setup.md.
+colab-test: venv
+	$(BIN)/python scripts/colab_env.py $(if $(UPDATE_DOCS),--update-docs)
+
+# The unit tests on the oldest versions pyproject.toml claims (scripts/oldest_constraints.py),
+# with the package installed (not editable) into _build/oldest-venv.
+OLDEST_VENV := _build/oldest-venv
+OLDEST_TESTS := tests/test_attention.py tests/test_batching.py tests/test_checkpoint.py \
+	tests/test_config.py tests/test_data.py tests/test_decoder.py tests/test_embedding.py \
+	tests/test_encoder.py tests/test_generate.py tests/test_interop.py tests/test_masks.py \
+	tests/test_model.py tests/test_tokenize.py tests/test_translate.py tests/test_train.py \
+	tests/test_notebook_helpers.py tests/test_widget_stack.py tests/test_doctor.py \
+	tests/test_cli_translate_evaluate.py
+
+$(OLDEST_VENV)/.stamp: pyproject.toml constraints.txt scripts/oldest_constraints.py
+	rm -rf $(OLDEST_VENV)
+	@mkdir -p _build
+	$(BIN)/python scripts/oldest_constraints.py > _build/oldest-constraints.txt
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install -q "$$(grep '^torch==' _build/oldest-constraints.txt)"
+	$(OLDEST_VENV)/bin/python -m pip install -q -c _build/oldest-constraints.txt \
+		-r _build/oldest-constraints.txt pytest pytest-timeout pyyaml
+	@touch $@
+
+oldest: venv $(OLDEST_VENV)/.stamp
+	$(OLDEST_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .
+	$(BIN)/python scripts/oldest_constraints.py --verify $(OLDEST_VENV)/bin/python
+	$(OLDEST_VENV)/bin/python -m pytest -p no:cacheprovider $(OLDEST_TESTS)
 
 bench: venv site-js
 	$(BIN)/python -m benchmarks

@@ -666,3 +666,31 @@ def test_fast_generation_equals_sentence_by_sentence_construction():
                                 subject, verb, noun, phrase, negated
                             )
     assert next(generated, None) is None
+
+
+def test_truncated_download_is_refused_and_not_cached(tmp_path):
+    """A server that promises more bytes than it sends and closes: a clear error, no cache."""
+
+    class Truncating(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"x" * 100)
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Truncating)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/fra-eng.zip"
+        with pytest.raises(CourseLibError, match="could not download"):
+            data.download(url, cache_dir=tmp_path, progress=False)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert not (tmp_path / "fra-eng.zip").exists()
+    assert not (tmp_path / "fra-eng.zip.part").exists()

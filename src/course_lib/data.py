@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import http.client
 import io
 import os
 import random
@@ -860,17 +861,26 @@ def download(
                 for block in iter(lambda: response.read(1 << 16), b""):
                     handle.write(block)
                     bar.update(len(block))
+            received = handle.tell()
     except urllib.error.HTTPError as error:  # the server answered, with an error
         partial.unlink(missing_ok=True)
         raise CourseLibError(
             f"could not download {url}: HTTP {error.code} {error.reason}. {_OFFLINE_HINT}"
         ) from None
-    except (urllib.error.URLError, OSError, ValueError) as error:  # no answer at all
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         partial.unlink(missing_ok=True)
         reason = getattr(error, "reason", None) or error
         raise CourseLibError(
             f"could not download {url}: {reason}. Are you offline? {_OFFLINE_HINT}"
         ) from None
+    # A server that closes the connection early may raise nothing: compare with what it
+    # promised, so a truncated file never enters the cache as if it were complete.
+    if total is not None and received != total:
+        partial.unlink(missing_ok=True)
+        raise CourseLibError(
+            f"could not download {url}: the transfer stopped after {received:,} of "
+            f"{total:,} bytes. Try again. {_OFFLINE_HINT}"
+        )
     digest = sha256_of(partial)
     if sha256 is not None and digest != sha256:
         partial.unlink(missing_ok=True)

@@ -420,17 +420,21 @@ def attention_heatmaps(
     *,
     row_label: str = "query",
     column_label: str = "key",
+    max_columns: int = 2,
 ) -> Figure:
     """One heatmap per attention map (rows: queries, columns: keys), words on both axes,
     the colour-blind-safe ``viridis`` scale from 0 to 1 and one shared colour bar.
 
-    ``maps`` is a sequence (or a tensor) of ``(len(row_words), len(column_words))`` weights.
+    ``maps`` is a sequence (or a tensor) of ``(len(row_words), len(column_words))`` weights,
+    laid out ``max_columns`` to a row.
     """
     import matplotlib.pyplot as plt
 
     rows = _check_words(row_words, "row_words", "attention_heatmaps")
     columns = _check_words(column_words, "column_words", "attention_heatmaps")
     maps = [m.detach().cpu().numpy() if hasattr(m, "detach") else m for m in maps]
+    if isinstance(max_columns, bool) or not isinstance(max_columns, int) or max_columns < 1:
+        raise CourseLibError(f"attention_heatmaps: max_columns must be >= 1, got {max_columns!r}")
     if not maps or len(maps) != len(titles):
         raise CourseLibError(
             f"attention_heatmaps: give one title per map ({len(maps)} maps, {len(titles)} titles)"
@@ -442,23 +446,33 @@ def attention_heatmaps(
                 f"attention_heatmaps: each map must have shape ({len(rows)}, {len(columns)}) "
                 f"(rows: {row_label}s, columns: {column_label}s), got {shape}"
             )
-    width = 0.42 * len(columns) + 1.5
-    height = 0.36 * len(rows) + 1.9
+    n_cols = min(len(maps), max_columns)
+    n_rows = -(-len(maps) // n_cols)
+    cell_w = 0.38 * len(columns) + 1.3
+    cell_h = 0.36 * len(rows) + 1.4
     fig, axes = plt.subplots(
-        1, len(maps), figsize=(width * len(maps) + 1.0, height), squeeze=False, layout="constrained"
+        n_rows,
+        n_cols,
+        figsize=(max(6.5, cell_w * n_cols + 1.2), cell_h * n_rows + 0.6),
+        squeeze=False,
+        layout="constrained",
     )
     plt.close(fig)
     fig.patch.set_facecolor("white")
+    axes = list(axes.flat)
+    for ax in axes[len(maps) :]:
+        ax.set_axis_off()
     image = None
-    for i, (ax, m, title) in enumerate(zip(axes[0], maps, titles)):
+    for i, (ax, m, title) in enumerate(zip(axes, maps, titles)):
         image = ax.imshow(m, cmap="viridis", vmin=0.0, vmax=1.0)
-        ax.set_xticks(range(len(columns)), columns, rotation=60, ha="right")
-        ax.set_yticks(range(len(rows)), rows if i == 0 else [])
+        first_column = i % n_cols == 0
+        ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+        ax.set_yticks(range(len(rows)), rows if first_column else [])
         ax.set_xlabel(column_label)
-        if i == 0:
+        if first_column:
             ax.set_ylabel(row_label)
         ax.set_title(title, fontsize=11)
-    fig.colorbar(image, ax=list(axes[0]), shrink=0.85, label="attention weight")
+    fig.colorbar(image, ax=axes, shrink=0.8 if n_rows > 1 else 0.9, label="attention weight")
     fig.suptitle(suptitle, fontsize=12)
     return fig
 
