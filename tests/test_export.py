@@ -33,6 +33,7 @@ from course_lib.onnx_translator import OnnxTranslator  # noqa: E402
 LOGIT_TOLERANCE = 1e-4
 ATTENTION_TOLERANCE = 1e-5
 NODE_SCRIPT = ROOT / "tests" / "js" / "tokenize_corpus.js"
+SITE_JS = ROOT / "scripts" / "install_site_js.py"
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +196,17 @@ def test_javascript_tokenizer_equals_python_on_the_whole_corpus(corpus):
         assert tokens == tk.tokenize_fr(sentence), sentence
     for tokens, text in zip(french_tokens, out["fr_text"]):
         assert text == tk.detokenize_fr(tokens), tokens
+
+
+def test_the_site_serves_only_onnxruntime_webs_single_wasm_build():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("install_site_js", SITE_JS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert ("onnxruntime-web", "1.30.0") in [(name, v) for name, v, _, _ in module.PACKAGES]
+    wanted = module.wanted
+    for name in ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"):
+        assert wanted("onnxruntime-web", f"package/dist/{name}") == name
+    for name in ("ort.all.min.js", "ort-wasm-simd-threaded.jsep.wasm", "ort.wasm.min.mjs.map"):
+        assert wanted("onnxruntime-web", f"package/dist/{name}") is None

@@ -56,7 +56,7 @@ def test_wheel_contains_every_module_and_package_data(wheel):
         if path.is_file()
         and "__pycache__" not in path.parts
         and path.suffix != ".pyc"
-        and (path.suffix == ".py" or "assets" in path.relative_to(SRC).parts)
+        and (path.suffix == ".py" or {"assets", "web"} & set(path.relative_to(SRC).parts))
     }
     assert expected, "no source files found"
     missing = sorted(expected - names)

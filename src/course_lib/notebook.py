@@ -17,6 +17,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from course_lib.diagrams.draw import COLORS, FILLS
 from course_lib.errors import CourseLibError
 
 
@@ -52,9 +53,12 @@ _BOXES: dict[int, tuple[float, float, float, float]] = {
     7: (7.15, 0.1, 4.4, 1.05),
 }
 
-_HIGHLIGHT = "#f28e2b"
+# Okabe-Ito colours (course_lib.diagrams.draw), safe for colour-vision deficiencies.
+_HIGHLIGHT = COLORS["orange"]
 _QUIET = "#e9edf2"
-_PALETTE = ("#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d", "#f1ce63", "#86bcb6", "#ff9d9a")
+_PALETTE = tuple(
+    FILLS[name] for name in ("sky", "orange", "green", "yellow", "blue", "vermillion", "purple")
+)
 
 
 def _check_step(step: Any) -> None:

@@ -471,7 +471,10 @@ def attention_heatmaps(
         ax.set_xlabel(column_label)
         if first_column:
             ax.set_ylabel(row_label)
-        ax.set_title(title, fontsize=11)
+        if len(maps) > 1:
+            ax.set_title(title, fontsize=11)
+    if len(maps) == 1:  # one map: its title goes under the figure's, where it has room
+        suptitle = f"{suptitle}\n{titles[0]}"
     fig.colorbar(image, ax=axes, shrink=0.8 if n_rows > 1 else 0.9, label="attention weight")
     fig.suptitle(suptitle, fontsize=12)
     return fig
