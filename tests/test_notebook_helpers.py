@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from course_lib.errors import CourseLibError
+from course_lib.diagrams.draw import COLORS
 from course_lib.notebook import STEPS, seven_step_map, show_source
 
 
@@ -31,7 +32,7 @@ def test_map_has_seven_boxes_and_titles():
 @pytest.mark.parametrize("step", range(1, 8))
 def test_map_highlights_exactly_one_step(step):
     colours = box_colours(seven_step_map(step))
-    highlighted = [i + 1 for i, colour in enumerate(colours) if colour == "#f28e2b"]
+    highlighted = [i + 1 for i, colour in enumerate(colours) if colour == COLORS["orange"].lower()]
     assert highlighted == [step]
     assert seven_step_map(step)._suptitle.get_text().startswith(f"Step {step} of 7")
 

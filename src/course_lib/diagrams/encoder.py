@@ -453,7 +453,7 @@ def attention_heatmaps(
     fig, axes = plt.subplots(
         n_rows,
         n_cols,
-        figsize=(max(6.5, cell_w * n_cols + 1.2), cell_h * n_rows + 0.6),
+        figsize=(max(5.5, cell_w * n_cols + 1.2), cell_h * n_rows + 0.6),
         squeeze=False,
         layout="constrained",
     )
@@ -464,7 +464,7 @@ def attention_heatmaps(
         ax.set_axis_off()
     image = None
     for i, (ax, m, title) in enumerate(zip(axes, maps, titles)):
-        image = ax.imshow(m, cmap="viridis", vmin=0.0, vmax=1.0)
+        image = ax.imshow(m, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
         first_column = i % n_cols == 0
         ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
         ax.set_yticks(range(len(rows)), rows if first_column else [])
