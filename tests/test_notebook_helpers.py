@@ -9,8 +9,8 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from course_lib.errors import CourseLibError
 from course_lib.diagrams.draw import COLORS
+from course_lib.errors import CourseLibError
 from course_lib.notebook import STEPS, seven_step_map, show_source
 
 
