@@ -55,7 +55,7 @@ PRINT_CSS = """
 .bd-page-width { max-width: 100% !important; }
 pre, .highlight pre, .output pre { white-space: pre-wrap !important; word-break: break-word; }
 img { max-width: 100% !important; page-break-inside: avoid; }
-section[id] > h1 { page-break-before: always; }
+h1 { break-before: page; }
 """
 
 
@@ -70,6 +70,13 @@ def pdf_config(out: Path) -> Path:
     """``_config.yml`` with execution off, written next to the PDF build."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config["execute"]["execute_notebooks"] = "off"
+    # Paths in the configuration are relative to its own folder: make them absolute.
+    config["logo"] = str(ROOT / config["logo"])
+    config["bibtex_bibfiles"] = [str(ROOT / f) for f in config["bibtex_bibfiles"]]
+    sphinx = config["sphinx"]
+    sphinx["local_extensions"] = {k: str(ROOT / v) for k, v in sphinx["local_extensions"].items()}
+    static = sphinx["config"]["html_static_path"]
+    sphinx["config"]["html_static_path"] = [str(ROOT / p) for p in static]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "_config.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -94,7 +101,9 @@ def build_single_page(out: Path) -> Path:
     ]
     print("+", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=ROOT)
-    page = out / "_build" / "singlehtml" / "index.html"
+    # index.html only redirects to the root document, which holds the whole book.
+    root_doc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))["root"]
+    page = out / "_build" / "singlehtml" / f"{root_doc}.html"
     if not page.is_file():
         raise SystemExit(f"make pdf: the single-page build wrote no {page}")
     return page
@@ -105,13 +114,18 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def print_pdf(page: Path, pdf: Path) -> None:
+def print_pdf(out: Path, page: Path, pdf: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    handler = functools.partial(_QuietHandler, directory=str(page.parent))
+    site = out / "_build" / "singlehtml"
+    # Sphinx writes the root document (book/intro) at book/intro.html but links its
+    # _static/ and _images/ as if it were at the top: print a copy from the top.
+    top = site / "whole-book.html"
+    shutil.copy(page, top)
+    handler = functools.partial(_QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/{page.name}"
+    url = f"http://127.0.0.1:{server.server_address[1]}/{top.name}"
     blocked: list[str] = []
 
     def route(route):
@@ -164,12 +178,17 @@ def print_pdf(page: Path, pdf: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT, help="build folder (default _build/pdf)")
+    parser.add_argument("--no-build", action="store_true", help="print the last single page again")
     args = parser.parse_args(argv)
     start = time.time()
     out = args.out.resolve()
-    page = build_single_page(out)
+    if args.no_build:
+        root_doc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))["root"]
+        page = out / "_build" / "singlehtml" / f"{root_doc}.html"
+    else:
+        page = build_single_page(out)
     pdf = out / "book.pdf"
-    print_pdf(page, pdf)
+    print_pdf(out, page, pdf)
     from pypdf import PdfReader
 
     pages = len(PdfReader(pdf).pages)

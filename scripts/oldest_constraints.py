@@ -29,6 +29,14 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def release(version: str) -> tuple[int, ...]:
+    """``"2.13.0+cpu"`` -> ``(2, 13)``, ``"5.7.0"`` and ``"5.7"`` -> ``(5, 7)``."""
+    parts = [int(p) for p in re.match(r"\d+(?:\.\d+)*", version or "0").group(0).split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
 def minimums(root: Path = ROOT) -> dict[str, str]:
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     found = {}
@@ -62,7 +70,7 @@ def verify(python: str) -> int:
     wrong = []
     for name, version in constraints().items():
         have = installed.get(name, "missing")
-        ok = have == version or have.split("+")[0] == version
+        ok = release(have) == release(version)
         note = (
             f"  (claimed minimum {minimums()[name]} untested: {UNTESTABLE[name]})"
             if name in UNTESTABLE

@@ -45,6 +45,9 @@ def wheel(tmp_path_factory) -> Path:
     run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(project)], project)
     wheels = list(dist.glob("course_lib-*.whl"))
     assert len(wheels) == 1, wheels
+    import course_lib  # the version is written once, there; the wheel must carry it
+
+    assert wheels[0].name.startswith(f"course_lib-{course_lib.__version__}-"), wheels[0].name
     return wheels[0]
 
 
