@@ -1,4 +1,4 @@
-"""Hidden tests for the exercises of chapters 1 and 2.
+"""Hidden tests for the exercises of chapters 1 and 2 (see also test_exercise_design.py).
 
 - every registered reference passes its own cases, and the cases are deterministic;
 - the master notebooks' solution cells, run alone in a fresh namespace (as the grader runs
@@ -30,20 +30,31 @@ NOTEBOOKS = {
 }
 
 
-def test_at_least_two_exercises_per_chapter():
-    assert sum(e.chapter == 1 for e in EXERCISES.values()) >= 2
-    assert sum(e.chapter == 2 for e in EXERCISES.values()) >= 2
+FUNCTIONS = [i for i, e in EXERCISES.items() if e.kind != "checkpoint"]
+
+
+def test_registered_with_stable_ids():
+    assert list(EXERCISES) == [
+        "ch01_split_checkpoint",
+        "ch01_count_words",
+        "ch01_group_references",
+        "ch01_near_duplicate_leaks",
+        "ch02_pe_checkpoint",
+        "ch02_build_vocab",
+        "ch02_pad_batch",
+        "ch02_masked_mean",
+    ]
     assert all(e.id.startswith(f"ch0{e.chapter}_") for e in EXERCISES.values())
 
 
-@pytest.mark.parametrize("exercise_id", EXERCISES)
+@pytest.mark.parametrize("exercise_id", FUNCTIONS)
 def test_reference_passes_its_own_cases(exercise_id, capsys):
     exercise = EXERCISES[exercise_id]
     check(exercise, exercise.reference)
     assert f"✓ {exercise_id}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("exercise_id", EXERCISES)
+@pytest.mark.parametrize("exercise_id", FUNCTIONS)
 def test_cases_are_deterministic(exercise_id):
     assert_cases_deterministic(EXERCISES[exercise_id])
 
@@ -59,7 +70,7 @@ def test_master_notebook_solution_passes_in_a_fresh_namespace(exercise_id, capsy
     assert f"✓ {exercise_id}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("exercise_id", EXERCISES)
+@pytest.mark.parametrize("exercise_id", FUNCTIONS)
 def test_student_version_says_not_implemented(exercise_id):
     exercise = EXERCISES[exercise_id]
     source = solution_cells(exercise.chapter)[exercise_id]
@@ -86,8 +97,21 @@ def group_references_keeps_duplicates(pairs):
     return list(groups.items())
 
 
-def leaked_sources_unsorted(train, test):
-    return sorted({e for e, _ in train} & {e for e, _ in test}, reverse=True)
+def leaks_exact_only(train, test):
+    return sorted({e for e, _ in train} & {e for e, _ in test})
+
+
+def leaks_without_apostrophes(train, test):
+    def normal(sentence):
+        return " ".join("".join(c if c.isalnum() else " " for c in sentence.lower()).split())
+
+    seen = {normal(e) for e, _ in train}
+    return sorted({e for e, _ in test if normal(e) in seen})
+
+
+def leaks_repeated(train, test):
+    seen = {" ".join(e.lower().strip(".!?").split()) for e, _ in train}
+    return [e for e, _ in test if " ".join(e.lower().strip(".!?").split()) in seen]
 
 
 def build_vocab_without_tie_break(token_lists, min_freq):
@@ -97,12 +121,8 @@ def build_vocab_without_tie_break(token_lists, min_freq):
     return specials + words
 
 
-def positional_encoding_swapped(max_len, d_model):
-    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
-    angle = position / 10000 ** (torch.arange(0, d_model, 2) / d_model)
-    pe = torch.zeros(max_len, d_model)
-    pe[:, 0::2], pe[:, 1::2] = torch.cos(angle), torch.sin(angle)
-    return pe
+def build_vocab_keeps_rare_words(token_lists, min_freq):
+    return build_vocab_without_tie_break(token_lists, 1)
 
 
 def pad_batch_mask_from_ids(seqs, pad_id):
@@ -116,14 +136,27 @@ def pad_batch_int_mask(seqs, pad_id):
     return ids, mask.long()
 
 
+def masked_mean_counts_padding(x, mask):
+    return (x * mask.unsqueeze(-1)).sum(dim=1) / x.size(1)
+
+
+def masked_mean_nan_for_empty_rows(x, mask):
+    keep = mask.unsqueeze(-1).float()
+    return (x * keep).sum(dim=1) / keep.sum(dim=1)
+
+
 WRONG = [
     ("ch01_count_words", count_words_keeps_case),
     ("ch01_group_references", group_references_keeps_duplicates),
-    ("ch01_leaked_sources", leaked_sources_unsorted),
+    ("ch01_near_duplicate_leaks", leaks_exact_only),
+    ("ch01_near_duplicate_leaks", leaks_without_apostrophes),
+    ("ch01_near_duplicate_leaks", leaks_repeated),
     ("ch02_build_vocab", build_vocab_without_tie_break),
-    ("ch02_positional_encoding", positional_encoding_swapped),
+    ("ch02_build_vocab", build_vocab_keeps_rare_words),
     ("ch02_pad_batch", pad_batch_mask_from_ids),
     ("ch02_pad_batch", pad_batch_int_mask),
+    ("ch02_masked_mean", masked_mean_counts_padding),
+    ("ch02_masked_mean", masked_mean_nan_for_empty_rows),
 ]
 
 
@@ -136,5 +169,22 @@ def test_a_crashing_answer_is_reported_with_the_hint():
     def crashes(sentences):
         return {word: 1 for word in sentences.lower().split()}  # a list has no .lower()
 
-    with pytest.raises(ExerciseFailed, match=r"raised AttributeError.*\nHint: Lower-case"):
+    with pytest.raises(ExerciseFailed, match=r"raised AttributeError.*\nHint: A word is"):
         check(EXERCISES["ch01_count_words"], crashes)
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "wrong", "right"),
+    [
+        ("ch01_split_checkpoint", "a", "B"),
+        ("ch02_pe_checkpoint", 64, 32.0),
+    ],
+)
+def test_checkpoints(exercise_id, wrong, right):
+    with pytest.raises(ExerciseFailed, match="not quite"):
+        check(EXERCISES[exercise_id], wrong)
+    if exercise_id == "ch01_split_checkpoint":  # a letter is compared exactly
+        with pytest.raises(ExerciseFailed):
+            check(EXERCISES[exercise_id], right)
+    else:
+        check(EXERCISES[exercise_id], right)

@@ -1,4 +1,5 @@
-"""Hidden tests for the exercises of chapter 5 (the greedy loop, <end>, temperature/top-k).
+"""Hidden tests for the exercises of chapter 5 (two checkpoints, <end>, top-p); see also
+test_exercise_design.py.
 
 - every registered reference passes its own cases, and the cases are deterministic and
   cover what they claim to (sentences ending at different steps, one never ending, ...);
@@ -25,37 +26,36 @@ from exercise_helpers import (
 from exercise_helpers import solution_cells as notebook_solution_cells
 
 from course_lib.config import TransformerConfig
-from course_lib.errors import CourseLibError, ShapeError
+from course_lib.errors import ShapeError
 from course_lib.exercises import ExerciseFailed, ch05, check, expected_outputs
 from course_lib.generate import ModelStep, decode_loop, greedy_decode, inference_mode
 from course_lib.model import Transformer
 
 EXERCISES = {exercise.id: exercise for exercise in ch05.EXERCISES}
+FUNCTIONS = [i for i, e in EXERCISES.items() if e.kind != "checkpoint"]
 NOTEBOOK = CHAPTERS_DIR / "05_output_generation.ipynb"
 
 
-def test_at_least_two_exercises():
-    assert len(EXERCISES) >= 2
+def test_registered_with_stable_ids():
+    assert list(EXERCISES) == [
+        "ch05_output_shape",
+        "ch05_cold_checkpoint",
+        "ch05_stop_at_end",
+        "ch05_top_p",
+    ]
     assert all(e.chapter == 5 and e.id.startswith("ch05_") for e in EXERCISES.values())
 
 
-@pytest.mark.parametrize("exercise_id", EXERCISES)
+@pytest.mark.parametrize("exercise_id", FUNCTIONS)
 def test_reference_passes_its_own_cases(exercise_id, capsys):
     exercise = EXERCISES[exercise_id]
     check(exercise, exercise.reference)
     assert f"✓ {exercise_id}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("exercise_id", EXERCISES)
+@pytest.mark.parametrize("exercise_id", FUNCTIONS)
 def test_cases_are_deterministic(exercise_id):
     assert_cases_deterministic(EXERCISES[exercise_id])
-
-
-def test_greedy_loop_cases_run_exactly_max_new_tokens_steps():
-    for case, tokens in expected_outputs(EXERCISES["ch05_greedy_loop"]):
-        table, _, max_new_tokens = case.args
-        assert tokens.shape == (table.size(0), max_new_tokens), case.name
-        assert tokens.dtype == torch.long
 
 
 def test_end_cases_cover_every_situation():
@@ -76,13 +76,46 @@ def test_end_cases_cover_every_situation():
     assert tokens.tolist() == [[1, 3, 9], [4, 5, 3]]
 
 
-def test_sampling_cases_sum_to_one_and_keep_top_k():
-    for case, probs in expected_outputs(EXERCISES["ch05_top_k_temperature"]):
-        _, _, top_k = case.args
+def test_top_p_cases_sum_to_one_and_keep_a_nucleus():
+    for case, probs in expected_outputs(EXERCISES["ch05_top_p"]):
+        logits, temperature, top_p = case.args
         torch.testing.assert_close(probs.sum(-1), torch.ones(probs.size(0)))
-        kept = (probs > 0).sum(-1)
-        expected = probs.size(-1) if top_k is None else min(top_k, probs.size(-1))
-        assert kept.tolist() == [expected] * probs.size(0), case.name
+        full = (logits / temperature).softmax(-1)
+        kept = probs > 0
+        mass = (full * kept).sum(-1)
+        assert bool((mass >= top_p - 1e-6).all()), case.name  # the nucleus holds top_p
+        smallest = full.masked_fill(~kept, 2.0).min(-1).values
+        assert bool((mass - smallest < top_p).all()), case.name  # and is the smallest such set
+    outputs = {case.name: probs for case, probs in expected_outputs(EXERCISES["ch05_top_p"])}
+    assert outputs["top_p 0.5: only the most probable token"].gt(0).sum(-1).tolist() == [1, 1]
+    assert outputs["top_p 1.0 keeps every token"].gt(0).all()
+
+
+def test_checkpoint_answers_follow_from_the_library():
+    # the shape: three sentences ending after 4, 2 and 6 tokens
+    table = ch05.chain_table([[1, 4, 5, 6, 2], [1, 7, 2], [1, 3, 4, 5, 6, 7, 2]], 9, seed=0)
+    tokens = ch05.reference_greedy_loop_with_end(table, 1, 2, 0, 10)
+    assert tuple(tokens.shape) == ch05.reference_output_shape_checkpoint()
+    # a very low temperature is greedy
+    from course_lib.generate import next_token_distribution
+
+    cold = next_token_distribution(torch.tensor([[3.0, 1.0, 1.0, -5.0]]), 1e-3)[0]
+    torch.testing.assert_close(cold, torch.tensor(ch05.reference_cold_checkpoint()))
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "wrong", "right"),
+    [
+        ("ch05_output_shape", (3, 10), (3, 6)),
+        ("ch05_output_shape", (3, 5), [3, 6]),
+        ("ch05_cold_checkpoint", [0.25, 0.25, 0.25, 0.25], [1, 0, 0, 0]),
+        ("ch05_cold_checkpoint", [0.5, 0.25, 0.25, 0.0], (1.0, 0.0, 0.0, 0.0)),
+    ],
+)
+def test_checkpoints(exercise_id, wrong, right):
+    with pytest.raises(ExerciseFailed, match="not quite"):
+        check(EXERCISES[exercise_id], wrong)
+    check(EXERCISES[exercise_id], right)
 
 
 # --- the master notebook --------------------------------------------------------------------
@@ -121,7 +154,7 @@ def test_solution_cell_is_followed_by_its_self_check(exercise_id):
     assert f'check("{exercise_id}", {EXERCISES[exercise_id].function})' in self_check.source
 
 
-@pytest.mark.parametrize("exercise_id", EXERCISES)
+@pytest.mark.parametrize("exercise_id", FUNCTIONS)
 def test_student_version_says_not_implemented(exercise_id):
     exercise = EXERCISES[exercise_id]
     source = solution_cells()[exercise_id]
@@ -135,23 +168,6 @@ def test_student_version_says_not_implemented(exercise_id):
 
 
 # --- wrong answers ----------------------------------------------------------------------------
-
-
-def greedy_loop_keeps_start(table, start_id, max_new_tokens):
-    rows = torch.arange(table.size(0))
-    tokens = torch.full((table.size(0), 1), start_id, dtype=torch.long)
-    for _ in range(max_new_tokens):
-        tokens = torch.cat([tokens, table[rows, tokens[:, -1]].argmax(-1)[:, None]], dim=1)
-    return tokens  # forgot to drop <start>
-
-
-def greedy_loop_reads_first_token(table, start_id, max_new_tokens):
-    rows = torch.arange(table.size(0))
-    tokens = torch.full((table.size(0), 1), start_id, dtype=torch.long)
-    for _ in range(max_new_tokens):
-        next_token = table[rows, tokens[:, 0]].argmax(-1)  # always looks after <start>
-        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
-    return tokens[:, 1:]
 
 
 def end_loop_without_padding(table, start_id, end_id, pad_id, max_new_tokens):
@@ -178,29 +194,35 @@ def end_loop_stops_at_first_end(table, start_id, end_id, pad_id, max_new_tokens)
     return tokens[:, 1:]
 
 
-def top_k_multiplies_by_temperature(logits, temperature, top_k):
-    scaled = logits * temperature
-    if top_k is not None and top_k < scaled.size(-1):
-        kth = scaled.topk(top_k, dim=-1).values[:, -1:]
-        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-    return scaled.softmax(-1)
-
-
-def top_k_zeroes_after_softmax(logits, temperature, top_k):
+def top_p_keeps_up_to_top_p(logits, temperature, top_p):
     probs = (logits / temperature).softmax(-1)
-    if top_k is not None and top_k < probs.size(-1):
-        kth = probs.topk(top_k, dim=-1).values[:, -1:]
-        probs = probs.masked_fill(probs < kth, 0.0)  # not renormalised
-    return probs
+    ranked, order = probs.sort(-1, descending=True)
+    keep = ranked.cumsum(-1) <= top_p  # drops the token that crosses top_p
+    keep[:, 0] = True
+    kept = probs * keep.gather(-1, order.argsort(-1))
+    return kept / kept.sum(-1, keepdim=True)
+
+
+def top_p_not_renormalised(logits, temperature, top_p):
+    probs = (logits / temperature).softmax(-1)
+    ranked, order = probs.sort(-1, descending=True)
+    keep = (ranked.cumsum(-1) - ranked) < top_p
+    return probs * keep.gather(-1, order.argsort(-1))
+
+
+def top_p_forgets_the_order(logits, temperature, top_p):
+    probs = (logits / temperature).softmax(-1)
+    ranked, _ = probs.sort(-1, descending=True)
+    kept = ranked * ((ranked.cumsum(-1) - ranked) < top_p)
+    return kept / kept.sum(-1, keepdim=True)  # still sorted, not in vocabulary order
 
 
 WRONG = [
-    ("ch05_greedy_loop", greedy_loop_keeps_start),
-    ("ch05_greedy_loop", greedy_loop_reads_first_token),
     ("ch05_stop_at_end", end_loop_without_padding),
     ("ch05_stop_at_end", end_loop_stops_at_first_end),
-    ("ch05_top_k_temperature", top_k_multiplies_by_temperature),
-    ("ch05_top_k_temperature", top_k_zeroes_after_softmax),
+    ("ch05_top_p", top_p_keeps_up_to_top_p),
+    ("ch05_top_p", top_p_not_renormalised),
+    ("ch05_top_p", top_p_forgets_the_order),
 ]
 
 
@@ -210,11 +232,11 @@ def test_wrong_answer_fails_with_expected_and_hint(exercise_id, wrong):
 
 
 def test_a_crashing_answer_is_reported_with_the_hint():
-    def crashes(table, start_id, max_new_tokens):
+    def crashes(table, start_id, end_id, pad_id, max_new_tokens):
         return table.argmax(-1, keepdims=True, out=5)  # not a valid call
 
-    with pytest.raises(ExerciseFailed, match=r"raised TypeError.*\nHint: Start from"):
-        check(EXERCISES["ch05_greedy_loop"], crashes)
+    with pytest.raises(ExerciseFailed, match=r"raised TypeError.*\nHint: The loop needs"):
+        check(EXERCISES["ch05_stop_at_end"], crashes)
 
 
 # --- the exercise loop is the library's loop -----------------------------------------------------
@@ -254,11 +276,4 @@ def test_the_loop_with_the_real_model_gives_greedy_decode():
 )
 def test_table_step_rejects_a_bad_table(bad):
     with pytest.raises(ShapeError, match=r"table must be .* \(batch, vocab, vocab\)"):
-        ch05.reference_greedy_loop(bad, 1, 3)
-
-
-def test_reference_top_k_temperature_rejects_bad_options():
-    with pytest.raises(CourseLibError, match="temperature must be > 0"):
-        ch05.reference_top_k_temperature(torch.zeros(1, 4), 0.0, None)
-    with pytest.raises(CourseLibError, match="top_k must be >= 1"):
-        ch05.reference_top_k_temperature(torch.zeros(1, 4), 1.0, 0)
+        ch05.reference_greedy_loop_with_end(bad, 1, 2, 0, 3)

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from course_lib.grading.batch import expected_exercises, grade_submissions
-from course_lib.grading.grader import load_registry
+from course_lib.grading.grader import load_private_cases, load_registry
 from course_lib.grading.sandbox import Limits
 
 
@@ -83,12 +83,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE",
         help="a module with an EXERCISES list (default: course_lib's own)",
     )
+    parser.add_argument(
+        "--private-cases",
+        type=Path,
+        default=None,
+        metavar="FILE.py",
+        help="the instructor's private cases: a Python file defining "
+        "CASES = {exercise_id: [Case(...), ...]} (run here, never shown to student code)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the fresh cases drawn at grade time (default: random; "
+        "recorded in results.json to reproduce a run)",
+    )
+    parser.add_argument(
+        "--no-fresh", action="store_true", help="grade on public (and private) cases only"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     registry = load_registry(args.registry)
     expected = expected_exercises(registry, args.chapter, args.exercise)
+    private = load_private_cases(args.private_cases, registry) if args.private_cases else {}
     limits = Limits(
         timeout=args.timeout,
         exercise_timeout=min(args.exercise_timeout, args.timeout),
@@ -109,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
         isolation=args.isolation,
         progress=not args.no_progress,
         warn=warn,
+        seed=args.seed,
+        fresh=not args.no_fresh,
+        private_cases=private,
+        private_cases_file=args.private_cases,
     )
     counts = ", ".join(f"{n} {status}" for status, n in report.status_counts().items())
     print(
@@ -116,4 +139,10 @@ def run(args: argparse.Namespace) -> int:
         f"({report.isolation} isolation): {counts}"
     )
     print(f"gradebook: {report.out_dir / 'grades.csv'}")
+    weak = sorted({r.reference_isolation for r in report.results} - {"private-mount", ""})
+    if weak:
+        warn(
+            "WARNING: the reference solutions were not fully out of reach of student code "
+            f"({', '.join(weak)}); see results.json and the instructor guide"
+        )
     return 0

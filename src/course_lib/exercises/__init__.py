@@ -13,10 +13,13 @@ from course_lib.exercises.core import (
     Case,
     Exercise,
     ExerciseFailed,
+    ForbiddenUse,
+    KINDS,
     call,
     check,
     compare,
     expected_outputs,
+    run_submission,
 )
 
 CHAPTER_MODULES = [f"course_lib.exercises.ch{n:02d}" for n in range(1, 8)]
@@ -52,10 +55,13 @@ __all__ = [
     "Case",
     "Exercise",
     "ExerciseFailed",
+    "ForbiddenUse",
+    "KINDS",
     "all_exercises",
     "call",
     "check",
     "compare",
     "expected_outputs",
     "get_exercise",
+    "run_submission",
 ]

@@ -1,17 +1,34 @@
-"""Chapter 2 exercises: a vocabulary, the sinusoidal positional encoding, a padded batch.
+"""Chapter 2 exercises: a checkpoint on the positional encoding, a vocabulary, a padded
+batch, and a padding-aware mean.
 
-The references are the ``course_lib`` functions the chapter builds; cases are plain
-data (lists of strings and ints, numbers).
+Cases are plain data (lists of strings and ints, numbers, seeded tensors);
+``fresh_cases(seed)`` draws new inputs of the same kind at grade time.
 """
 
 from __future__ import annotations
 
+import random
+
 import torch
 
 from course_lib.batching import pad_sequences
-from course_lib.embedding import sinusoidal_encoding
 from course_lib.exercises.core import Case, Exercise
 from course_lib.tokenize import Vocab, tokenize_en, tokenize_fr
+
+
+def _answer() -> list[Case]:
+    return [Case("answer")]
+
+
+# --- checkpoint: the dot product of a position's encoding with itself ----------------------
+
+
+def reference_pe_checkpoint() -> float:
+    """``PE_p . PE_p`` for ``d_model = 64``: one ``sin^2 + cos^2 = 1`` per frequency."""
+    return 32.0
+
+
+# --- build a vocabulary -----------------------------------------------------------------------
 
 
 def reference_build_vocab(token_lists: list[list[str]], min_freq: int) -> list[str]:
@@ -40,18 +57,19 @@ def _vocab_cases() -> list[Case]:
     ]
 
 
-def reference_positional_encoding(max_len: int, d_model: int) -> torch.Tensor:
-    """``course_lib.embedding.sinusoidal_encoding``: ``(max_len, d_model)`` float32."""
-    return sinusoidal_encoding(max_len, d_model)
-
-
-def _encoding_cases() -> list[Case]:
-    return [
-        Case("4 positions, d_model 8", (4, 8)),
-        Case("one position", (1, 6)),
-        Case("50 positions, d_model 16", (50, 16)),
-        Case("d_model 2: one frequency", (10, 2)),
+def _fresh_vocab_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    words = ["je", "la", "pizza", "aime", "l'", "eau", "<end>", "chat", "b", "a", "é"]
+    lists = [
+        [rng.choice(words) for _ in range(rng.randint(0, 6))] for _ in range(rng.randint(2, 6))
     ]
+    return [
+        Case(f"random tokens, min_freq 1 (seed {seed})", (lists, 1)),
+        Case(f"random tokens, min_freq {2 + seed % 2} (seed {seed})", (lists, 2 + seed % 2)),
+    ]
+
+
+# --- pad a batch ------------------------------------------------------------------------------
 
 
 def reference_pad_batch(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +91,89 @@ def _pad_cases() -> list[Case]:
     ]
 
 
+def _fresh_pad_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    pad_id = rng.choice([0, 0, 1, 7])
+    seqs = [[rng.randint(0, 9) for _ in range(rng.randint(1, 7))] for _ in range(rng.randint(1, 5))]
+    return [Case(f"random batch, pad id {pad_id} (seed {seed})", (seqs, pad_id))]
+
+
+# --- a padding-aware mean ---------------------------------------------------------------------
+
+
+def reference_masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(batch, seq, d)`` and ``(batch, seq)`` bool -> ``(batch, d)``: the mean of the vectors
+    at real positions, zeros for a row without any."""
+    weights = mask.to(x.dtype).unsqueeze(-1)  # (batch, seq, 1)
+    total = (x * weights).sum(dim=1)
+    count = weights.sum(dim=1).clamp(min=1.0)
+    return total / count
+
+
+def _randn(*shape: int, seed: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _lengths_mask(lengths: list[int], seq: int) -> torch.Tensor:
+    return torch.arange(seq)[None, :] < torch.tensor(lengths)[:, None]
+
+
+def _mean_cases() -> list[Case]:
+    return [
+        Case(
+            "no padding: the plain mean",
+            (_randn(2, 3, 4, seed=1), torch.ones(2, 3, dtype=torch.bool)),
+        ),
+        Case("padded rows", (_randn(3, 5, 4, seed=2), _lengths_mask([5, 2, 3], 5))),
+        Case(
+            "large values at padded positions change nothing",
+            (
+                torch.tensor([[[1.0, 2.0], [3.0, 4.0], [1e6, -1e6]]]),
+                torch.tensor([[True, True, False]]),
+            ),
+        ),
+        Case(
+            "a row of padding only gives zeros", (_randn(2, 4, 3, seed=3), _lengths_mask([4, 0], 4))
+        ),
+    ]
+
+
+def _fresh_mean_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    batch, seq, d = rng.randint(1, 4), rng.randint(1, 6), rng.randint(1, 8)
+    lengths = [rng.randint(0, seq) for _ in range(batch)]
+    return [
+        Case(
+            f"random batch (seed {seed})",
+            (_randn(batch, seq, d, seed=seed), _lengths_mask(lengths, seq)),
+        )
+    ]
+
+
 EXERCISES = [
+    Exercise(
+        id="ch02_pe_checkpoint",
+        chapter=2,
+        title="How alike is a position to itself?",
+        function="ANSWER_CH2_SELF_DOT",
+        reference=reference_pe_checkpoint,
+        cases=_answer,
+        points=1,
+        kind="checkpoint",
+        minutes=4,
+        atol=1e-3,
+        rtol=1e-4,
+        hint=(
+            "Look at one even/odd pair of dimensions of the table: one sine and one cosine of "
+            "the same angle. What is the sum of their squares, whatever the angle?"
+        ),
+        explanation=(
+            "32. The 64 dimensions form 32 pairs (sin, cos) of the same angle, and "
+            "sin^2 + cos^2 = 1 for every angle, so every position's encoding has squared length "
+            "d_model / 2, whatever the position: the encoding adds the same amount of signal "
+            "at the first word and at the fiftieth."
+        ),
+    ),
     Exercise(
         id="ch02_build_vocab",
         chapter=2,
@@ -81,28 +181,18 @@ EXERCISES = [
         function="build_vocab",
         reference=reference_build_vocab,
         cases=_vocab_cases,
+        fresh_cases=_fresh_vocab_cases,
         points=2,
+        kind="practice",
+        minutes=10,
+        forbidden=("course_lib.tokenize.Vocab", "course_lib.tokenize.WordTokenizer"),
         hint=(
-            "Count the tokens with collections.Counter; keep words with count >= min_freq "
-            "that are not special tokens; sort them with key=lambda w: (-count[w], w); "
-            "return ['<pad>', '<start>', '<end>', '<unk>'] + that list."
+            "Two orders at once: by decreasing count, and alphabetically among equal counts. "
+            "A single sort key can express both. The special tokens come first, exactly once."
         ),
-    ),
-    Exercise(
-        id="ch02_positional_encoding",
-        chapter=2,
-        title="The sinusoidal positional encoding",
-        function="positional_encoding",
-        reference=reference_positional_encoding,
-        cases=_encoding_cases,
-        points=2,
-        atol=1e-4,
-        rtol=1e-4,
-        hint=(
-            "PE[pos, 2i] = sin(pos / 10000**(2i/d_model)) and PE[pos, 2i+1] = cos(same angle). "
-            "Build positions (max_len, 1) and 2i = torch.arange(0, d_model, 2) as float32, "
-            "then fill the even columns with sin and the odd columns with cos; the result "
-            "is float32 of shape (max_len, d_model)."
+        explanation=(
+            "A deterministic order (count, then alphabet) makes the vocabulary, and so every "
+            "token id, the same on every machine; min_freq sends rare words to <unk>."
         ),
     ),
     Exercise(
@@ -112,11 +202,44 @@ EXERCISES = [
         function="pad_batch",
         reference=reference_pad_batch,
         cases=_pad_cases,
+        fresh_cases=_fresh_pad_cases,
         points=1,
+        minutes=8,
+        forbidden=(
+            "course_lib.batching.pad_sequences",
+            "course_lib.batching.padding_mask",
+            "course_lib.masks.padding_mask",
+            "torch.nn.utils.rnn.pad_sequence",
+        ),
         hint=(
-            "Make a (batch, longest) tensor filled with pad_id, dtype torch.long, copy each "
-            "sequence into the start of its row, and set mask[i, :len(seq)] = True. Build the "
-            "mask from the lengths, not from `ids != pad_id`: a real token may have the pad id."
+            "Where do the real tokens of a row end? The lengths of the sequences know it; the "
+            "token values do not, since a real token may carry the pad id."
+        ),
+        explanation=(
+            "The mask must come from the lengths: a token whose id happens to equal pad_id is "
+            "still a word. The ids are torch.long (embedding lookups need integer ids) and the "
+            "mask torch.bool (True = may attend)."
+        ),
+    ),
+    Exercise(
+        id="ch02_masked_mean",
+        chapter=2,
+        title="A sentence vector that padding cannot change",
+        function="masked_mean",
+        reference=reference_masked_mean,
+        cases=_mean_cases,
+        fresh_cases=_fresh_mean_cases,
+        points=2,
+        minutes=12,
+        hint=(
+            "A mean is a sum divided by a count. Which positions should take part in the sum, "
+            "and how many are there in each row? A row with none must not divide by zero."
+        ),
+        explanation=(
+            "x.mean(dim=1) would average the <pad> vectors in, so the same sentence would get "
+            "a different vector in a different batch. Weighting by the mask and dividing by "
+            "the number of real tokens (at least 1) gives a vector that depends on the "
+            "sentence only; the padding mask plays the same role inside attention."
         ),
     ),
 ]

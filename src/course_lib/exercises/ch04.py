@@ -1,4 +1,5 @@
-"""Chapter 4 exercises: the causal mask, the decoder's combined mask, a decoder layer.
+"""Chapter 4 exercises: a checkpoint on the combined mask, the decoder's self-attention mask,
+the parameter count of a decoder layer, a decoder layer's forward pass.
 
 The references are the ``course_lib`` pieces the chapter builds. For the decoder layer
 the weights travel as a plain ``dict`` of tensors (so the grader can send them into its
@@ -10,6 +11,8 @@ v in one ``in_proj`` layer; its ``load_state_dict`` accepts this form too.)
 
 from __future__ import annotations
 
+import random
+
 import torch
 
 from course_lib.decoder import DecoderLayer
@@ -17,17 +20,13 @@ from course_lib.exercises.core import Case, Exercise
 from course_lib.masks import causal_mask, combine_masks, padding_mask
 
 
-def reference_causal_mask(size: int) -> torch.Tensor:
-    """``(1, 1, size, size)`` bool, True on and below the diagonal."""
-    return causal_mask(size)
+def _answer() -> list[Case]:
+    return [Case("answer")]
 
 
-def _causal_cases() -> list[Case]:
-    return [
-        Case("one position", (1,)),
-        Case("three positions", (3,)),
-        Case("seven positions", (7,)),
-    ]
+def reference_visible_checkpoint() -> list[int]:
+    """The keys the query at position 4 of ``[1, 46, 22, 0, 0]`` may read (pad id 0)."""
+    return [0, 1, 2]
 
 
 def reference_target_mask(tgt: torch.Tensor, pad_id: int) -> torch.Tensor:
@@ -43,6 +42,41 @@ def _target_cases() -> list[Case]:
         Case("pad id 3", (torch.tensor([[1, 3, 3], [1, 4, 3]]), 3)),
         Case("a single <start> token", (torch.tensor([[1], [1]]), 0)),
     ]
+
+
+def _fresh_target_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    pad_id = rng.choice([0, 0, 3])
+    batch, length = rng.randint(1, 4), rng.randint(1, 7)
+    rows = []
+    for _ in range(batch):
+        real = rng.randint(1, length)
+        words = [rng.choice([w for w in range(4, 12) if w != pad_id]) for _ in range(real - 1)]
+        rows.append([1, *words] + [pad_id] * (length - real))
+    return [
+        Case(f"random padded targets, pad id {pad_id} (seed {seed})", (torch.tensor(rows), pad_id))
+    ]
+
+
+def reference_decoder_layer_parameters(d_model: int, n_heads: int, d_ff: int) -> int:
+    """The number of parameters of one ``DecoderLayer(d_model, n_heads, d_ff)``."""
+    return sum(p.numel() for p in DecoderLayer(d_model, n_heads, d_ff).parameters())
+
+
+def _parameter_cases() -> list[Case]:
+    return [
+        Case("the paper's base model: d_model 512, 8 heads, d_ff 2048", (512, 8, 2048)),
+        Case("the same with 1 head", (512, 1, 2048)),
+        Case("the chapter's small model: d_model 64, 4 heads, d_ff 128", (64, 4, 128)),
+        Case("d_model 6, 2 heads, d_ff 10", (6, 2, 10)),
+    ]
+
+
+def _fresh_parameter_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    n_heads = rng.choice([1, 2, 4, 8])
+    d_model = n_heads * rng.randint(1, 16)
+    return [Case(f"random sizes (seed {seed})", (d_model, n_heads, rng.randint(1, 200)))]
 
 
 def layer_weights(d_model: int, d_ff: int, seed: int) -> dict[str, torch.Tensor]:
@@ -124,22 +158,53 @@ def _layer_cases() -> list[Case]:
     ]
 
 
+def _fresh_layer_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    n_heads = rng.choice([1, 2, 4])
+    d_model, d_ff = n_heads * rng.choice([2, 4]), rng.choice([8, 16])
+    batch, tgt_len, src_len = rng.randint(1, 3), rng.randint(1, 5), rng.randint(1, 5)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, tgt_len, d_model, generator=generator)
+    memory = torch.randn(batch, src_len, d_model, generator=generator)
+    lengths = [rng.randint(1, src_len) for _ in range(batch)]
+    src = torch.tensor([[4] * n + [0] * (src_len - n) for n in lengths])
+    tgt = torch.tensor([[1] + [5] * (tgt_len - 1) for _ in range(batch)])
+    return [
+        Case(
+            f"random layer, n_heads {n_heads}, d_model {d_model} (seed {seed})",
+            (
+                x,
+                memory,
+                reference_target_mask(tgt, 0),
+                padding_mask(src),
+                layer_weights(d_model, d_ff, seed=seed + 1),
+                n_heads,
+            ),
+        )
+    ]
+
+
 EXERCISES = [
     Exercise(
-        id="ch04_causal_mask",
+        id="ch04_visible_checkpoint",
         chapter=4,
-        title="The causal (look-ahead) mask",
-        function="causal_mask",
-        reference=reference_causal_mask,
-        cases=_causal_cases,
+        title="Which positions may a padded query read?",
+        function="ANSWER_CH4_VISIBLE",
+        reference=reference_visible_checkpoint,
+        cases=_answer,
         points=1,
-        forbidden=(
-            "course_lib.masks.causal_mask",
-            "torch.nn.Transformer.generate_square_subsequent_mask",
-        ),
+        kind="checkpoint",
+        minutes=4,
         hint=(
-            "torch.ones(size, size, dtype=torch.bool).tril() keeps the diagonal and everything "
-            "below it; add two leading dimensions with [None, None] to get (1, 1, size, size)."
+            "Two conditions must both hold for a key: the causal one (not in the future of the "
+            "query) and the padding one (the key is a real token). The query's own token plays "
+            "no part in either."
+        ),
+        explanation=(
+            "[0, 1, 2]. The causal mask allows keys 0 to 4, the padding mask removes the "
+            "padded keys 3 and 4. Position 4 is itself padding, but the mask hides keys, not "
+            "queries: a padded query still reads the real words, and its output is simply "
+            "ignored by the loss."
         ),
     ),
     Exercise(
@@ -149,11 +214,61 @@ EXERCISES = [
         function="target_mask",
         reference=reference_target_mask,
         cases=_target_cases,
+        fresh_cases=_fresh_target_cases,
         points=2,
-        forbidden=("course_lib.masks.combine_masks",),
+        kind="practice",
+        minutes=8,
+        forbidden=(
+            "course_lib.masks.combine_masks",
+            "course_lib.masks.causal_mask",
+            "course_lib.masks.padding_mask",
+            "course_lib.batching.padding_mask",
+            "torch.nn.Transformer.generate_square_subsequent_mask",
+        ),
         hint=(
-            "The padding mask (tgt != pad_id)[:, None, None, :] has shape (batch, 1, 1, T); the "
-            "causal mask (1, 1, T, T). Their logical AND (&) broadcasts to (batch, 1, T, T)."
+            "Build the two masks with shapes that broadcast against each other to "
+            "(batch, 1, T, T): one depends on the batch and the key position only, the other "
+            "on the query and key positions only."
+        ),
+        explanation=(
+            "(tgt != pad_id) of shape (batch, 1, 1, T) AND a lower-triangular (1, 1, T, T) "
+            "broadcast to (batch, 1, T, T): the 1s are where a dimension does not matter, and "
+            "broadcasting fills it in without copying."
+        ),
+    ),
+    Exercise(
+        id="ch04_layer_parameters",
+        chapter=4,
+        title="How many parameters does one decoder layer have?",
+        function="decoder_layer_parameters",
+        reference=reference_decoder_layer_parameters,
+        cases=_parameter_cases,
+        fresh_cases=_fresh_parameter_cases,
+        points=2,
+        minutes=12,
+        forbidden=(
+            "course_lib.decoder.DecoderLayer",
+            "course_lib.decoder.Decoder",
+            "course_lib.model.Transformer",
+            "course_lib.model.parameter_counts",
+            "course_lib.attention.MultiHeadAttention",
+            "course_lib.encoder.FeedForward",
+            "course_lib.encoder.EncoderLayer",
+            "torch.nn.TransformerDecoderLayer",
+            "torch.nn.MultiheadAttention",
+        ),
+        hint=(
+            "List the layer's sub-layers and, for each, its linear layers (a weight matrix "
+            "and a bias each) and its layer normalisations (a scale and a shift each). Does "
+            "splitting into heads add any weights?"
+        ),
+        explanation=(
+            "Each attention block has four d_model x d_model projections with biases, "
+            "4 d^2 + 4 d; the decoder has two of them (self and cross), the feed-forward "
+            "network 2 d d_ff + d_ff + d, and three LayerNorms 2 d each. The number of heads "
+            "does not appear: heads split the same projections, they do not add any. For the "
+            "base model that is about 4.2 million per layer, 1 million more than an encoder "
+            "layer (the cross-attention)."
         ),
     ),
     Exercise(
@@ -163,23 +278,32 @@ EXERCISES = [
         function="decoder_layer",
         reference=reference_decoder_layer,
         cases=_layer_cases,
+        fresh_cases=_fresh_layer_cases,
         points=3,
+        kind="practice",
+        minutes=25,
         atol=1e-5,
         rtol=1e-4,
         forbidden=(
             "course_lib.decoder.DecoderLayer",
             "course_lib.decoder.Decoder",
+            "course_lib.attention.MultiHeadAttention",
+            "course_lib.encoder.FeedForward",
+            "course_lib.model.Transformer",
             "course_lib.interop",
             "torch.nn.TransformerDecoderLayer",
+            "torch.nn.MultiheadAttention",
         ),
         hint=(
-            "Three sub-layers, each x = LayerNorm(x + sublayer(x)): masked self-attention "
-            "(queries, keys and values from x, self_mask, then norm1), cross-attention (queries "
-            "from x, keys and values from memory, memory_mask, then norm2) and the feed-forward "
-            "network linear2(relu(linear1(x))) (then norm3). For attention: project with "
-            "F.linear(h, weights[p + '.q_proj.weight'], weights[p + '.q_proj.bias']), split "
-            "into n_heads, attend, merge and apply out_proj. LayerNorm: F.layer_norm(h, "
-            "(d_model,), weights['norm1.weight'], weights['norm1.bias'])."
+            "Follow the decoder layer's diagram from bottom to top: three sub-layers, each "
+            "wrapped in the same residual-and-normalisation pattern (post-norm). Ask of each "
+            "attention where its queries, keys and values come from and which mask it uses."
+        ),
+        explanation=(
+            "Masked self-attention (self_mask) lets each French position read the earlier "
+            "ones; cross-attention (queries from the decoder, keys and values from memory, "
+            "memory_mask) reads the English sentence; the feed-forward network then works on "
+            "each position alone. Post-norm applies LayerNorm after each residual sum."
         ),
     ),
 ]

@@ -1,7 +1,8 @@
-"""Chapter 5 exercises: the greedy loop, stopping at ``<end>``, temperature and top-k.
+"""Chapter 5 exercises: two checkpoints (the shape of a batch's output, a very low
+temperature), the greedy loop stopping at ``<end>``, and top-p (nucleus) sampling.
 
 To keep the inputs plain data (the grader only exchanges tensors and numbers with a
-sandbox), the "decoder" in the first two exercises is a lookup table: in sentence ``b``,
+sandbox), the "decoder" of the greedy-loop exercise is a lookup table: in sentence ``b``,
 after the word ``w``, the scores of the next word are ``table[b, w]`` (shape
 ``(batch, vocab, vocab)``). The loop is exactly the one :func:`course_lib.generate.decode_loop`
 runs around the real model; only the ``step`` function differs.
@@ -9,11 +10,27 @@ runs around the real model; only the ``step`` function differs.
 
 from __future__ import annotations
 
+import random
+
 import torch
 
 from course_lib.errors import ShapeError
 from course_lib.exercises.core import Case, Exercise
-from course_lib.generate import decode_loop, next_token_distribution
+from course_lib.generate import decode_loop
+
+
+def _answer() -> list[Case]:
+    return [Case("answer")]
+
+
+def reference_output_shape_checkpoint() -> tuple[int, int]:
+    """3 sentences ending after 4, 2 and 6 tokens (``<end>`` included), max_new_tokens 10."""
+    return (3, 6)
+
+
+def reference_cold_checkpoint() -> list[float]:
+    """The limit of softmax(logits / T) for logits [3, 1, 1, -5] as T -> 0."""
+    return [1.0, 0.0, 0.0, 0.0]
 
 
 def table_step(table: torch.Tensor):
@@ -34,19 +51,6 @@ def table_step(table: torch.Tensor):
     return lambda tokens: table[rows, tokens[:, -1]]
 
 
-def reference_greedy_loop(table: torch.Tensor, start_id: int, max_new_tokens: int) -> torch.Tensor:
-    """``max_new_tokens`` greedy steps, no stopping: ``(batch, vocab, vocab)`` ->
-    ``(batch, max_new_tokens)`` int64 ids (``<start>`` not included)."""
-    tokens, _ = decode_loop(
-        table_step(table),
-        table.size(0),
-        max_new_tokens=max_new_tokens,
-        start_id=start_id,
-        end_id=-1,  # no id is -1: never stop early
-    )
-    return tokens
-
-
 def reference_greedy_loop_with_end(
     table: torch.Tensor, start_id: int, end_id: int, pad_id: int, max_new_tokens: int
 ) -> torch.Tensor:
@@ -63,13 +67,6 @@ def reference_greedy_loop_with_end(
     return tokens
 
 
-def reference_top_k_temperature(
-    logits: torch.Tensor, temperature: float, top_k: int | None
-) -> torch.Tensor:
-    """``(batch, vocab)`` logits -> ``(batch, vocab)`` sampling probabilities."""
-    return next_token_distribution(logits, temperature, top_k)
-
-
 def chain_table(paths: list[list[int]], vocab: int, seed: int) -> torch.Tensor:
     """A ``(len(paths), vocab, vocab)`` table of small random scores in which sentence
     ``b`` follows ``paths[b]`` greedily (each step along the path gets +5)."""
@@ -79,19 +76,6 @@ def chain_table(paths: list[list[int]], vocab: int, seed: int) -> torch.Tensor:
         for previous, following in zip(path, path[1:]):
             table[b, previous, following] += 5.0
     return table
-
-
-def _random_table(batch: int, vocab: int, seed: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, vocab, vocab, generator=generator)
-
-
-def _greedy_cases() -> list[Case]:
-    return [
-        Case("one sentence, 4 steps", (_random_table(1, 6, 0), 1, 4)),
-        Case("batch of 3, 6 steps", (_random_table(3, 8, 1), 1, 6)),
-        Case("start id 5, 1 step", (_random_table(2, 7, 2), 5, 1)),
-    ]
 
 
 def _end_cases() -> list[Case]:
@@ -113,31 +97,110 @@ def _end_cases() -> list[Case]:
     ]
 
 
-def _sampling_cases() -> list[Case]:
-    generator = torch.Generator().manual_seed(7)
-    logits = torch.randn(3, 10, generator=generator) * 2
+def _fresh_end_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    vocab, start_id, end_id, pad_id = 10, 1, 2, 0
+    words = list(range(3, vocab))
+    paths = []
+    for _ in range(rng.randint(1, 4)):
+        middle = [rng.choice(words) for _ in range(rng.randint(0, 5))]
+        ends = rng.random() < 0.8  # some sentences never reach <end>
+        paths.append([start_id, *dict.fromkeys(middle), *([end_id] if ends else [])])
+    max_new = rng.randint(3, 8)
     return [
-        Case("temperature 1, no top-k", (logits, 1.0, None)),
-        Case("temperature 0.5 sharpens", (logits, 0.5, None)),
-        Case("temperature 2 flattens, top-3", (logits, 2.0, 3)),
-        Case("top-1 is greedy", (logits, 1.0, 1)),
-        Case("top-k larger than the vocabulary", (logits, 1.0, 50)),
+        Case(
+            f"random sentences, max_new_tokens {max_new} (seed {seed})",
+            (chain_table(paths, vocab, seed), start_id, end_id, pad_id, max_new),
+        )
+    ]
+
+
+def reference_top_p_distribution(
+    logits: torch.Tensor, temperature: float, top_p: float
+) -> torch.Tensor:
+    """``(batch, vocab)`` logits -> ``(batch, vocab)`` probabilities of nucleus sampling: the
+    fewest most probable tokens whose probabilities (at this temperature) sum to at least
+    ``top_p``, renormalised; every other token 0."""
+    probs = (logits.float() / temperature).softmax(dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    before = sorted_probs.cumsum(dim=-1) - sorted_probs  # mass of the more probable tokens
+    keep_sorted = before < top_p  # the first token is always kept
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    kept = probs.masked_fill(~keep, 0.0)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def _top_p_cases() -> list[Case]:
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0], [0.0, 3.0, 0.5, 1.0]])
+    generator = torch.Generator().manual_seed(7)
+    wide = torch.randn(3, 12, generator=generator) * 2
+    return [
+        Case("top_p 0.5: only the most probable token", (logits, 1.0, 0.5)),
+        Case("top_p 0.9: the nucleus grows until it holds 90 %", (logits, 1.0, 0.9)),
+        Case("top_p 1.0 keeps every token", (logits, 1.0, 1.0)),
+        Case("temperature 2 flattens first, so the nucleus is larger", (logits, 2.0, 0.9)),
+        Case("a tiny top_p is greedy", (wide, 1.0, 0.01)),
+        Case("12 tokens, temperature 0.7, top_p 0.8", (wide, 0.7, 0.8)),
+    ]
+
+
+def _fresh_top_p_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(rng.randint(1, 4), rng.randint(2, 20), generator=generator) * 3
+    temperature = rng.choice([0.5, 1.0, 1.5])
+    top_p = rng.choice([0.3, 0.6, 0.75, 0.9, 0.95])
+    return [
+        Case(
+            f"random logits, T {temperature}, top_p {top_p} (seed {seed})",
+            (logits, temperature, top_p),
+        )
     ]
 
 
 EXERCISES = [
     Exercise(
-        id="ch05_greedy_loop",
+        id="ch05_output_shape",
         chapter=5,
-        title="Write the greedy decoding loop",
-        function="greedy_loop",
-        reference=reference_greedy_loop,
-        cases=_greedy_cases,
-        points=2,
+        title="How long is a batch's output?",
+        function="ANSWER_CH5_SHAPE",
+        reference=reference_output_shape_checkpoint,
+        cases=_answer,
+        points=1,
+        kind="checkpoint",
+        minutes=3,
         hint=(
-            "Start from a (batch, 1) tensor filled with start_id (dtype torch.long). At each "
-            "step look up table[b, last token of sentence b] for every b, take the argmax over "
-            "the vocabulary, append it as a new column, and return the columns after <start>."
+            "All sentences of a batch live in one tensor, so they share one number of "
+            "columns. When does the loop stop, and what does an ended sentence receive while "
+            "the others go on?"
+        ),
+        explanation=(
+            "(3, 6): one row per sentence, and the loop runs until the longest sentence has "
+            "written <end> (6 steps, fewer than max_new_tokens = 10). The two sentences that "
+            "ended earlier receive <pad> after their <end>."
+        ),
+    ),
+    Exercise(
+        id="ch05_cold_checkpoint",
+        chapter=5,
+        title="Sampling at a very low temperature",
+        function="ANSWER_CH5_COLD",
+        reference=reference_cold_checkpoint,
+        cases=_answer,
+        points=1,
+        kind="checkpoint",
+        minutes=3,
+        atol=1e-3,
+        rtol=1e-3,
+        hint=(
+            "Dividing by a tiny T multiplies the gaps between logits by a huge number. What "
+            "does a softmax do with one score far above all others?"
+        ),
+        explanation=(
+            "[1, 0, 0, 0]. Dividing by T -> 0 stretches the gap between the best logit and "
+            "the others without limit, so the softmax puts all the mass on the largest logit: "
+            "sampling at a very low temperature is greedy decoding. (At a very high "
+            "temperature every gap shrinks to 0 and the distribution becomes uniform.)"
         ),
     ),
     Exercise(
@@ -147,26 +210,50 @@ EXERCISES = [
         function="greedy_loop_with_end",
         reference=reference_greedy_loop_with_end,
         cases=_end_cases,
+        fresh_cases=_fresh_end_cases,
         points=2,
+        kind="practice",
+        minutes=15,
+        forbidden=(
+            "course_lib.generate.decode_loop",
+            "course_lib.generate.greedy_decode",
+            "course_lib.generate.beam_search",
+        ),
         hint=(
-            "Keep a boolean `finished` of shape (batch,). After choosing the next tokens, "
-            "replace them by pad_id where `finished` is already True, append them, then set "
-            "finished |= (next_token == end_id). Leave the loop as soon as finished.all()."
+            "The loop needs to remember, per sentence, whether it has already ended. What "
+            "should an ended sentence receive at later steps, and when is there nothing left "
+            "to do?"
+        ),
+        explanation=(
+            "A boolean 'finished' per sentence: ended sentences receive <pad>, and the loop "
+            "stops when all have ended. The batch keeps one shape, so the output has as many "
+            "columns as the longest sentence needed."
         ),
     ),
     Exercise(
-        id="ch05_top_k_temperature",
+        id="ch05_top_p",
         chapter=5,
-        title="Sampling probabilities with temperature and top-k",
-        function="top_k_temperature",
-        reference=reference_top_k_temperature,
-        cases=_sampling_cases,
-        points=1,
+        title="Nucleus (top-p) sampling probabilities",
+        function="top_p_distribution",
+        reference=reference_top_p_distribution,
+        cases=_top_p_cases,
+        fresh_cases=_fresh_top_p_cases,
+        points=3,
+        minutes=15,
+        atol=1e-5,
+        rtol=1e-4,
+        forbidden=("transformers.TopPLogitsWarper",),
         hint=(
-            "Divide the logits by the temperature; if top_k is not None, set every logit "
-            "below the k-th largest of its row to -inf (torch.topk(...).values[:, -1:]); "
-            "then softmax over the last dimension. A top_k as large as the vocabulary keeps "
-            "every token."
+            "The nucleus is defined on the tokens ordered from the most to the least probable: "
+            "how much probability do the tokens before a given token hold? A token whose "
+            "predecessors already reach top_p is not needed. Remember which token is which "
+            "once you have reordered them."
+        ),
+        explanation=(
+            "Unlike top-k, the nucleus adapts to the model's confidence: when one word is "
+            "almost certain it keeps one or two tokens, when many are plausible it keeps many. "
+            "Sorting, a cumulative sum and a scatter back to the original order do it for a "
+            "whole batch at once (Holtzman et al., 2020)."
         ),
     ),
 ]

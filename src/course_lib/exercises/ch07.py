@@ -1,17 +1,29 @@
-"""Chapter 7 exercises: French detokenisation, exact match, and reading an alignment.
+"""Chapter 7 exercises: a checkpoint on unknown words, French detokenisation, BLEU's
+clipped n-gram precision, and reading an alignment.
 
-The references are the ``course_lib`` functions the chapter uses; every case is plain
-data (lists of strings, seeded tensors), so the grader can exchange it with a sandboxed
-submission.
+Every case is plain data (lists of strings, seeded tensors), so the grader can exchange it
+with a sandboxed submission; ``fresh_cases(seed)`` draws new inputs at grade time.
 """
 
 from __future__ import annotations
+
+import random
+from collections import Counter
 
 import torch
 
 from course_lib.exercises.core import Case, Exercise
 from course_lib.tokenize import detokenize_fr
-from course_lib.translate import exact_match, hard_alignment
+from course_lib.translate import hard_alignment
+
+
+def _answer() -> list[Case]:
+    return [Case("answer")]
+
+
+def reference_unknown_checkpoint() -> int:
+    """The id of ``<unk>``: what the source tokenizer gives a word it never saw."""
+    return 3
 
 
 def reference_detokenize_french(tokens: list[str]) -> str:
@@ -34,37 +46,85 @@ def _detokenize_cases() -> list[Case]:
     ]
 
 
-def reference_exact_match_score(hypotheses: list[str], references: list[list[str]]) -> float:
-    """``course_lib.translate.exact_match``: fraction matching any reference, whitespace
-    normalised."""
-    return exact_match(hypotheses, references)
+_WORDS = ["je", "tu", "il", "aime", "mange", "la", "le", "pizza", "pomme", "bien", "été", "pas"]
+_ELIDED = ["j'", "l'", "n'", "qu'", "c'", "d'"]
+_MIDDLE_PUNCTUATION = [",", ":", ";"]
+_FINAL_PUNCTUATION = [".", "!", "?", ""]
 
 
-def _exact_match_cases() -> list[Case]:
+def _fresh_detokenize_cases(seed: int) -> list[Case]:
+    """Plausible token sequences: an elided token is always followed by a word, punctuation
+    always follows a word, and a sentence ends at most once (at the end)."""
+    rng = random.Random(seed)
+    cases = []
+    for i in range(2):
+        tokens: list[str] = []
+        for _ in range(rng.randint(1, 6)):
+            if rng.random() < 0.3:
+                tokens.append(rng.choice(_ELIDED))
+            tokens.append(rng.choice(_WORDS))
+            if rng.random() < 0.25:
+                tokens.append(rng.choice(_MIDDLE_PUNCTUATION))
+        tokens += [p for p in [rng.choice(_FINAL_PUNCTUATION)] if p]
+        cases.append(Case(f"random tokens {i + 1} (seed {seed})", (tokens,)))
+    return cases
+
+
+def reference_clipped_precision(
+    hypothesis: list[str], references: list[list[str]], n: int
+) -> tuple[int, int]:
+    """BLEU's modified n-gram precision as ``(matches, total)``: ``total`` n-grams in the
+    hypothesis, each counted at most as often as it occurs in one of the references."""
+
+    def ngrams(tokens: list[str]) -> Counter:
+        return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+    counts = ngrams(hypothesis)
+    best: Counter = Counter()
+    for reference in references:
+        best |= ngrams(reference)  # element-wise maximum over the references
+    matches = sum(min(count, best[gram]) for gram, count in counts.items())
+    return matches, sum(counts.values())
+
+
+def _precision_cases() -> list[Case]:
+    the_cat = "the cat is on the mat".split()
+    there = "there is a cat on the mat".split()
     return [
         Case(
-            "one reference each",
+            "unigrams: 'the' seven times is clipped to 2",
+            (["the"] * 7, [the_cat, there], 1),
+        ),
+        Case(
+            "bigrams against two references",
+            ("the cat the cat on the mat".split(), [the_cat, there], 2),
+        ),
+        Case(
+            "French elision tokens",
             (
-                ["J'aime la pizza", "Je déteste la pizza"],
-                [["J'aime la pizza"], ["Je hais la pizza"]],
+                ["j'", "aime", "la", "pizza"],
+                [["j'", "aime", "la", "pizza"], ["j'", "adore", "la", "pizza"]],
+                2,
             ),
         ),
+        Case("a hypothesis shorter than n has no n-grams", (["oui"], [["oui", "merci"]], 2)),
+        Case("nothing in common", (["non", "merci"], [["oui"]], 1)),
         Case(
-            "any of several references counts",
-            (["Salut !", "Cours !"], [["Bonjour !", "Salut !"], ["Courez !", "Cours !"]]),
+            "4-grams", ("je n' aime pas la pizza".split(), ["je n' aime pas la soupe".split()], 4)
         ),
-        Case(
-            "extra spaces do not matter",
-            (
-                ["  J'aime   la pizza ", "Elle boit\tde l'eau"],
-                [["J'aime la pizza"], ["Elle boit de l'eau"]],
-            ),
-        ),
-        Case(
-            "case and punctuation do matter",
-            (["j'aime la pizza", "J'aime la pizza."], [["J'aime la pizza"], ["J'aime la pizza"]]),
-        ),
-        Case("all wrong", (["Non", "Non", "Non"], [["Oui"], ["Si"], ["Oui", "Si"]])),
+    ]
+
+
+def _fresh_precision_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    words = ["je", "la", "pizza", "aime", "j'", "pas", "le", "chat"]
+    hypothesis = [rng.choice(words) for _ in range(rng.randint(1, 10))]
+    references = [
+        [rng.choice(words) for _ in range(rng.randint(1, 10))] for _ in range(rng.randint(1, 3))
+    ]
+    return [
+        Case(f"random sentences, n = {n} (seed {seed})", (hypothesis, references, n))
+        for n in (1, 2)
     ]
 
 
@@ -93,7 +153,34 @@ def _alignment_cases() -> list[Case]:
     ]
 
 
+def _fresh_alignment_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    shape = (rng.randint(1, 3), rng.randint(1, 4), rng.randint(1, 6), rng.randint(1, 6))
+    return [Case(f"random weights {shape} (seed {seed})", (_attention(*shape, seed=seed),))]
+
+
 EXERCISES = [
+    Exercise(
+        id="ch07_unknown_checkpoint",
+        chapter=7,
+        title="What does the model read for a word it never saw?",
+        function="ANSWER_CH7_UNKNOWN_ID",
+        reference=reference_unknown_checkpoint,
+        cases=_answer,
+        points=1,
+        kind="checkpoint",
+        minutes=3,
+        hint=(
+            "Chapter 2's vocabulary starts with four special tokens, and one of them exists "
+            "for exactly this case. Which id does it have?"
+        ),
+        explanation=(
+            "3, the id of <unk>: the word-level vocabulary was built from the training "
+            "sentences, and the tokenizer maps every word outside it to <unk> (ids 0-3 are "
+            "<pad>, <start>, <end>, <unk>). The model never sees 'sushi', only 'unknown "
+            "word', so no decoder can translate it; sub-word tokenizers avoid this."
+        ),
+    ),
     Exercise(
         id="ch07_detokenize_french",
         chapter=7,
@@ -101,25 +188,51 @@ EXERCISES = [
         function="detokenize_french",
         reference=reference_detokenize_french,
         cases=_detokenize_cases,
+        fresh_cases=_fresh_detokenize_cases,
         points=2,
+        minutes=10,
+        forbidden=(
+            "course_lib.tokenize.detokenize_fr",
+            "course_lib.tokenize.detokenize_en",
+            "course_lib.tokenize.WordTokenizer",
+            "course_lib.tokenize.BPETokenizer",
+        ),
         hint=(
-            "Join the tokens with spaces, except: no space after a token that ends with an "
-            "apostrophe (j' + aime -> j'aime) and no space before '.' or ','; keep the space "
-            "before '!', '?', ':' and ';' (French typography). Finally upper-case the first "
-            "letter (text[:1].upper() + text[1:])."
+            "Decide, for each pair of neighbouring tokens, whether a space goes between them: "
+            "that depends on how the left one ends and on what the right one is."
+        ),
+        explanation=(
+            "Elided words (j', l', n', qu') glue to the next word, '.' and ',' glue to the "
+            "previous one, and French typography keeps a space before '!', '?', ':' and ';'. "
+            "Joining with plain spaces would cost BLEU and exact match on every such sentence."
         ),
     ),
     Exercise(
-        id="ch07_exact_match",
+        id="ch07_clipped_precision",
         chapter=7,
-        title="Exact match against several references",
-        function="exact_match_score",
-        reference=reference_exact_match_score,
-        cases=_exact_match_cases,
-        points=1,
+        title="BLEU's clipped n-gram precision",
+        function="clipped_precision",
+        reference=reference_clipped_precision,
+        cases=_precision_cases,
+        fresh_cases=_fresh_precision_cases,
+        points=3,
+        minutes=15,
+        forbidden=(
+            "course_lib.translate.score",
+            "course_lib.translate.evaluate",
+            "sacrebleu",
+            "nltk.translate.bleu_score",
+        ),
         hint=(
-            "Normalise whitespace with ' '.join(text.split()) on both sides; a hypothesis "
-            "scores 1 if it equals any of its references; return the mean as a float."
+            "Count the hypothesis's n-grams, and for each distinct n-gram find how often the "
+            "most generous reference allows it. A hypothesis must not earn more for an n-gram "
+            "than any single reference contains."
+        ),
+        explanation=(
+            "Without clipping, 'the the the the the the the' would have unigram precision 1 "
+            "against 'the cat is on the mat'. BLEU counts each n-gram at most as often as the "
+            "reference that contains it most (Papineni et al., 2002), for n = 1 to 4, then "
+            "combines the four precisions with a brevity penalty."
         ),
     ),
     Exercise(
@@ -129,11 +242,24 @@ EXERCISES = [
         function="strongest_source",
         reference=reference_strongest_source,
         cases=_alignment_cases,
+        fresh_cases=_fresh_alignment_cases,
         points=1,
+        minutes=8,
+        forbidden=(
+            "course_lib.translate.hard_alignment",
+            "course_lib.translate.Alignment",
+            "course_lib.translate.cross_attention",
+        ),
         hint=(
-            "Average the weights over the layer and head dimensions "
-            "(weights.mean(dim=(0, 1)) gives (tgt_len, src_len)), then take argmax over the "
-            "last dimension."
+            "First reduce the layers and heads to one (tgt_len, src_len) map, averaging them "
+            "so every head has the same say; then pick, per French position, its strongest "
+            "English position."
+        ),
+        explanation=(
+            "Averaging over layers and heads and taking the argmax per target word gives a "
+            "hard alignment. Single heads can disagree (one head reading the previous word, "
+            "another the source word); the mean lets the majority win. Attention weights "
+            "show where the model reads, not why it chose a word."
         ),
     ),
 ]

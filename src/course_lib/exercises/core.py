@@ -17,7 +17,9 @@ compares them with :func:`compare` against references it computed itself.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,9 +58,20 @@ class Exercise:
         forbidden: dotted names the student's cell must not use, for example
             ``("course_lib.attention.scaled_dot_product_attention",)`` when the exercise
             is to write that function. The grader checks the cell's source statically
-            (imports, attribute chains, strings) and gives the exercise no points if one
-            is used; a determined student can hide a call, so this is a deterrent, not
-            a proof.
+            (imports, attribute chains, strings) as a first line, and at run time grades
+            against a copy of ``course_lib`` in which these functions (and every
+            ``reference_*`` of the exercise registry) raise :class:`ForbiddenUse`; an
+            exercise whose function reaches one gets status ``forbidden`` and 0 points.
+        kind: ``"checkpoint"`` (a question answered before running anything: the answer
+            cell assigns a value to the variable named ``function``; ``reference`` takes
+            no argument and returns the correct value; ``cases()`` is ``[Case("answer")]``),
+            ``"implementation"`` (a function the chapter does not show) or
+            ``"practice"`` (a function re-built from the chapter).
+        explanation: shown in the grader's feedback once graded, and by the self-check
+            after a correct answer.
+        fresh_cases: given a seed, returns random cases of the same kind as the public
+            ones; the grader draws a seed at grade time and grades on them too.
+        minutes: the estimated time a learner needs, for the instructor guide's table.
     """
 
     id: str
@@ -72,6 +85,41 @@ class Exercise:
     rtol: float = 1e-5
     hint: str = ""
     forbidden: tuple[str, ...] = ()
+    kind: str = "implementation"
+    explanation: str = ""
+    fresh_cases: Callable[[int], list[Case]] | None = None
+    minutes: int = 10
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: kind must be one of {KINDS}, got {self.kind!r}")
+
+
+KINDS = ("checkpoint", "implementation", "practice")
+
+
+class ForbiddenUse(RuntimeError):
+    """Raised, while grading, by a function the student's code must not reach.
+
+    The grader runs student code against a copy of ``course_lib`` in which the
+    reference implementations and the exercise's forbidden library functions are
+    replaced by a body raising this error; the exercise is then marked ``forbidden``.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} may not be used in this exercise")
+        self.name = name
+        fd = _forbidden_report_fd
+        if fd is not None:  # in the grading sandbox: tell the harness at once
+            try:
+                os.write(fd, (json.dumps({"forbidden": str(name)[:300]}) + "\n").encode())
+            except (OSError, ValueError):
+                pass
+
+
+# set by the grading harness in the process that runs one exercise: the pipe on which
+# reaching a stubbed function is reported (None everywhere else)
+_forbidden_report_fd: int | None = None
 
 
 def _describe(value: Any) -> str:
@@ -167,22 +215,45 @@ def call(function: Callable[..., Any], case: Case) -> Any:
     return function(*_clone(case.args), **_clone(case.kwargs))
 
 
-def expected_outputs(exercise: Exercise) -> list[tuple[Case, Any]]:
-    """The reference outputs, computed by the trusted reference implementation."""
-    return [(case, call(exercise.reference, case)) for case in exercise.cases()]
+def expected_outputs(exercise: Exercise, cases: Sequence[Case] | None = None) -> list[tuple[Case, Any]]:
+    """The reference outputs, computed by the trusted reference implementation.
+
+    For a checkpoint the reference takes no argument and returns the correct answer;
+    every case (there is one, ``Case("answer")``) expects that value.
+    """
+    if cases is None:
+        cases = exercise.cases()
+    if exercise.kind == "checkpoint":
+        answer = exercise.reference()
+        return [(case, _clone(answer)) for case in cases]
+    return [(case, call(exercise.reference, case)) for case in cases]
 
 
-def check(exercise: Exercise | str, function: Callable[..., Any]) -> None:
+def run_submission(exercise: Exercise, submitted: Any, case: Case) -> Any:
+    """What the student's submission gives for ``case``: the value itself for a
+    checkpoint (a copy of it), ``submitted(*args, **kwargs)`` otherwise."""
+    if exercise.kind == "checkpoint":
+        if callable(submitted) and not isinstance(submitted, torch.Tensor):
+            return submitted()
+        return _clone(submitted)
+    return call(submitted, case)
+
+
+def check(exercise: Exercise | str, function: Any) -> None:
     """The visible self-check: run every case, raise :class:`ExerciseFailed` on the first failure.
 
     Args:
         exercise: the :class:`Exercise` or its id (looked up in the registry).
-        function: the student's implementation.
+        function: the student's implementation, or for a checkpoint question the
+            student's answer (the value of the answer variable).
     """
     if isinstance(exercise, str):
         from course_lib.exercises import get_exercise
 
         exercise = get_exercise(exercise)
+    if exercise.kind == "checkpoint":
+        _check_checkpoint(exercise, function)
+        return
     if not callable(function):
         raise ExerciseFailed(f"{exercise.id}: expected a function, got {type(function).__name__}")
     results: Sequence[tuple[Case, Any]] = expected_outputs(exercise)
@@ -207,3 +278,33 @@ def check(exercise: Exercise | str, function: Callable[..., Any]) -> None:
                 f"Hint: {exercise.hint}"
             )
     print(f"✓ {exercise.id}: all {len(results)} checks passed ({exercise.title}).")
+    if exercise.explanation:
+        print(exercise.explanation)
+
+
+def _check_checkpoint(exercise: Exercise, answer: Any) -> None:
+    """A checkpoint's self-check: compare the answer, never reveal the expected value.
+
+    After a wrong answer only the hint is shown (so the question keeps its point);
+    after a right one, the explanation.
+    """
+    if answer is None or answer is Ellipsis:
+        raise ExerciseFailed(
+            f"{exercise.id} ({exercise.title}): no answer yet - "
+            f"assign your answer to `{exercise.function}`."
+        )
+    for case, expected in expected_outputs(exercise):
+        try:
+            received = run_submission(exercise, answer, case)
+        except Exception as error:
+            raise ExerciseFailed(
+                f"{exercise.id} ({exercise.title}): your answer could not be read "
+                f"({type(error).__name__}: {error}).\nHint: {exercise.hint}"
+            ) from error
+        if compare(expected, received, exercise.atol, exercise.rtol):
+            raise ExerciseFailed(
+                f"{exercise.id} ({exercise.title}): not quite - think again.\nHint: {exercise.hint}"
+            )
+    print(f"✓ {exercise.id}: correct ({exercise.title}).")
+    if exercise.explanation:
+        print(exercise.explanation)

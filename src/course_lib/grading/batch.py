@@ -12,7 +12,7 @@ from pathlib import Path
 
 import course_lib
 from course_lib.errors import CourseLibError
-from course_lib.exercises import Exercise
+from course_lib.exercises import Case, Exercise
 from course_lib.grading.gradebook import write_gradebook
 from course_lib.grading.grader import Grader, StudentResult, discover, grade_all
 from course_lib.grading.sandbox import Limits, Sandbox
@@ -71,6 +71,10 @@ def grade_submissions(
     isolation: str = "auto",
     progress: bool = True,
     warn=print,
+    seed: int | None = None,
+    fresh: bool = True,
+    private_cases: Mapping[str, Sequence[Case]] | None = None,
+    private_cases_file: Path | None = None,
 ) -> GradeReport:
     """Grade every submission in ``submissions_dir`` and write the gradebook to ``out_dir``.
 
@@ -87,6 +91,10 @@ def grade_submissions(
         isolation: ``"auto"``, ``"bubblewrap"`` or ``"process-only"``.
         progress: show a progress bar.
         warn: called with the fallback warning, if any (before and after grading).
+        seed: the seed of the fresh cases (default: drawn now; recorded in results.json).
+        fresh: grade on fresh cases too (exercises that define ``fresh_cases``).
+        private_cases: exercise id -> the instructor's private cases.
+        private_cases_file: where they came from (recorded, for the record only).
 
     Raises:
         CourseLibError: bad folders or options, a broken exercise registry, or a sandbox
@@ -103,6 +111,8 @@ def grade_submissions(
         )
     if _inside(submissions_dir, out_dir):
         raise CourseLibError("the submissions folder must not be inside the output folder")
+    if private_cases_file is not None and _inside(Path(private_cases_file).resolve(), submissions_dir):
+        raise CourseLibError("the private cases file must not be inside the submissions folder")
     if jobs < 1:
         raise CourseLibError(f"--jobs must be at least 1, got {jobs}")
     submissions = discover(submissions_dir)
@@ -113,8 +123,14 @@ def grade_submissions(
     sandbox = Sandbox.start(isolation, limits, hide=(submissions_dir, out_dir))
     if sandbox.warning:
         warn(sandbox.warning)
-    grader = Grader(registry, sandbox, grader_expected)
-    results = grade_all(grader, submissions, jobs=jobs, progress=progress)
+    grader = Grader(
+        registry, sandbox, grader_expected, seed=seed, private_cases=private_cases or {}, fresh=fresh
+    )
+    try:
+        results = grade_all(grader, submissions, jobs=jobs, progress=progress)
+    finally:
+        grader.close()
+    copies = sorted({r.reference_isolation for r in results if r.reference_isolation})
     wall = time.monotonic() - started
     info = {
         "course_lib": course_lib.__version__,
@@ -123,6 +139,12 @@ def grade_submissions(
         "platform": f"{sys.platform} {platform.machine()}",
         "isolation": sandbox.isolation,
         "warning": sandbox.warning,
+        "reference_isolation": copies,
+        "fresh_seed": grader.seed,
+        "private_cases": {
+            "file": str(private_cases_file) if private_cases_file else None,
+            "exercises": sorted(private_cases or {}),
+        },
         "limits": {
             "timeout_seconds": sandbox.limits.timeout,
             "exercise_timeout_seconds": sandbox.limits.exercise_timeout,

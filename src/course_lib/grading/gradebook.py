@@ -77,6 +77,31 @@ def _fence(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
+GROUP_TITLES = {
+    "public": "public cases (the ones your self-check runs)",
+    "private": "private cases (your instructor's)",
+    "fresh": "fresh cases (drawn at grading time)",
+}
+
+
+def _case_group_lines(entry) -> list[str]:
+    """The cases of one exercise, by group: how many passed, then each case."""
+    lines: list[str] = []
+    groups = list(dict.fromkeys(case.group for case in entry.cases))
+    for group in groups:
+        cases = [c for c in entry.cases if c.group == group]
+        passed = sum(c.passed for c in cases)
+        worth = sum(c.max_points for c in cases)
+        note = f", worth {format_points(worth)} points" if len(groups) > 1 else ""
+        if len(groups) > 1 and worth == 0:
+            note = ", feedback only (points come from the cases you did not see)"
+        lines.append(f"- {GROUP_TITLES.get(group, group)}: {passed}/{len(cases)} passed{note}")
+        for case in cases:
+            mark = "passed" if case.passed else f"failed: {case.message}"
+            lines.append(f"  - case `{case.name}`: {mark}")
+    return lines
+
+
 def feedback_markdown(result: StudentResult, registry: Mapping[str, Exercise]) -> str:
     """The feedback page for one student: what passed, what failed and why, hints."""
     lines = [
@@ -85,7 +110,8 @@ def feedback_markdown(result: StudentResult, registry: Mapping[str, Exercise]) -
         f"- Total: **{format_points(result.total)} / {format_points(result.max_total)}** points",
         f"- Status: `{result.status}`",
         f"- Files: {', '.join(result.files)}",
-        f"- Isolation: {result.isolation}",
+        f"- Isolation: {result.isolation}"
+        + (f" (course package: {result.reference_isolation})" if result.reference_isolation else ""),
     ]
     lines += [f"- Note: {note}" for note in result.notes]
     for entry in result.exercises.values():
@@ -100,12 +126,12 @@ def feedback_markdown(result: StudentResult, registry: Mapping[str, Exercise]) -
             lines += ["", f"**{entry.outcome}**: {entry.message}"]
         if entry.cases:
             lines.append("")
-            for case in entry.cases:
-                mark = "passed" if case.passed else f"failed: {case.message}"
-                lines.append(f"- case `{case.name}`: {mark}")
+            lines += _case_group_lines(entry)
         exercise = registry.get(entry.id)
         if exercise and exercise.hint and entry.points < entry.max_points:
             lines += ["", f"Hint: {exercise.hint}"]
+        if exercise and exercise.explanation and entry.outcome != "missing":
+            lines += ["", f"Explanation: {exercise.explanation}"]
     if result.status in ("crashed", "memory", "timeout") and result.stderr.strip():
         lines += [
             "",
@@ -137,6 +163,7 @@ def results_json(
                 "title": registry[i].title,
                 "chapter": registry[i].chapter,
                 "points": registry[i].points,
+                "kind": registry[i].kind,
             }
             for i in columns
         },

@@ -11,6 +11,18 @@ The flow for one submission:
    :func:`course_lib.exercises.compare`. A case earns its share of the exercise's points
    only when they match.
 
+The cases come in three groups: ``public`` (the exercise's ``cases()``, which the
+student's self-check also runs), ``private`` (the instructor's, from
+``--private-cases FILE``, never shown to student code except as inputs) and ``fresh``
+(drawn by the exercise's ``fresh_cases(seed)`` with a seed chosen at grade time and
+recorded in the results). When an exercise has private or fresh cases, its points come
+from those only, so hard-coding the public outputs earns nothing; the public cases are
+still run and reported.
+
+Student code imports ``course_lib`` from a stubbed copy (:mod:`course_lib.grading.stubs`)
+in which the references and the exercise's forbidden functions raise; an exercise whose
+code reaches one while it runs gets the outcome ``forbidden`` and no points.
+
 Student code never runs in this process, nothing it prints is read as a verdict, and a
 value it sends earns points only if it is the right answer to the grader's input.
 
@@ -33,9 +45,13 @@ Statuses, most severe first (a submission gets the first that applies):
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import importlib
 import math
+import secrets
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -45,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from course_lib.errors import CourseLibError
-from course_lib.exercises import Exercise, all_exercises, call, compare
+from course_lib.exercises import Case, Exercise, all_exercises, call, compare, expected_outputs
 from course_lib.grading import plaindata
 from course_lib.grading.notebooks import (
     ExerciseCell,
@@ -54,7 +70,8 @@ from course_lib.grading.notebooks import (
     read_notebook,
 )
 from course_lib.grading.policy import forbidden_uses
-from course_lib.grading.sandbox import Sandbox, SandboxRun
+from course_lib.grading.sandbox import BUBBLEWRAP, Sandbox, SandboxRun, remove_tree
+from course_lib.grading.stubs import build_stage, reference_name
 
 STATUSES = ("not-a-notebook", "timeout", "memory", "crashed", "missing-exercise", "ok")
 _OUTCOME_STATUS = {
@@ -74,6 +91,17 @@ class PreparedExercise:
     case_names: tuple[str, ...]
     inputs: tuple[dict[str, Any], ...]
     expected: tuple[Any, ...]
+    groups: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def weights(self) -> tuple[float, ...]:
+        """Each case's share of the points: the unseen (private and fresh) cases share
+        them when there are any, else the public cases do."""
+        groups = self.groups or ("public",) * len(self.case_names)
+        unseen = [g != "public" for g in groups]
+        counted = unseen if any(unseen) else [True] * len(groups)
+        share = float(self.exercise.points) / max(sum(counted), 1)
+        return tuple(share if c else 0.0 for c in counted)
 
 
 @dataclass
@@ -81,6 +109,9 @@ class CaseResult:
     name: str
     passed: bool
     message: str = ""
+    group: str = "public"
+    points: float = 0.0
+    max_points: float = 0.0
 
 
 @dataclass
@@ -111,6 +142,7 @@ class StudentResult:
     notes: list[str] = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
+    reference_isolation: str = ""
 
     @property
     def total(self) -> float:
@@ -156,37 +188,99 @@ def load_registry(module_name: str | None = None) -> dict[str, Exercise]:
     return registry
 
 
-def prepare(exercise: Exercise) -> PreparedExercise:
+def exercise_seed(seed: int, exercise_id: str) -> int:
+    """The seed an exercise's ``fresh_cases`` gets from the run's seed (stable)."""
+    digest = hashlib.sha256(f"{seed}:{exercise_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def load_private_cases(path: Path, registry: Mapping[str, Exercise]) -> dict[str, list[Case]]:
+    """The instructor's private cases: ``CASES: dict[str, list[Case]]`` in a Python file.
+
+    The file is trusted (the instructor's own) and is run here, in the grader's process;
+    it is never shown to the sandbox, only the inputs of its cases are.
+
+    Raises:
+        CourseLibError: the file is missing or does not run, ``CASES`` is not such a dict,
+            or names an unknown exercise.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CourseLibError(f"private cases file {path} does not exist")
+    namespace: dict[str, Any] = {"__name__": "course_lib_private_cases", "__file__": str(path)}
+    try:
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+    except Exception as error:
+        raise CourseLibError(f"private cases file {path} raised {error!r}") from None
+    cases = namespace.get("CASES")
+    if not isinstance(cases, dict) or not all(
+        isinstance(k, str) and isinstance(v, (list, tuple)) and all(isinstance(c, Case) for c in v)
+        for k, v in cases.items()
+    ):
+        raise CourseLibError(f"{path}: CASES must be a dict of exercise id -> list of Case")
+    unknown = [k for k in cases if k not in registry]
+    if unknown:
+        raise CourseLibError(f"{path}: unknown exercise id(s) {', '.join(unknown)}")
+    return {k: list(v) for k, v in cases.items()}
+
+
+def prepare(
+    exercise: Exercise, seed: int | None = None, private: Sequence[Case] = ()
+) -> PreparedExercise:
     """Compute an exercise's references and encode its inputs, here, with trusted code.
+
+    Args:
+        exercise: the exercise.
+        seed: the run's seed for ``fresh_cases`` (``None``: no fresh cases).
+        private: the instructor's private cases for this exercise.
 
     Raises:
         CourseLibError: naming the exercise and case, if the cases or the reference fail
             or use values that cannot cross the sandbox wall as plain data.
     """
     try:
-        cases = list(exercise.cases())
+        groups: list[tuple[str, list[Case]]] = [("public", list(exercise.cases()))]
     except Exception as error:
         raise CourseLibError(f"exercise {exercise.id}: its cases() raised {error!r}") from None
-    if not cases:
+    if not groups[0][1]:
         raise CourseLibError(f"exercise {exercise.id}: has no cases")
-    names, inputs, expected = [], [], []
-    for case in cases:
-        where = f"exercise {exercise.id}, case {case.name!r}"
+    if private:
+        groups.append(("private", list(private)))
+    own_seed = None
+    if seed is not None and exercise.fresh_cases is not None and exercise.kind != "checkpoint":
+        own_seed = exercise_seed(seed, exercise.id)
         try:
-            inputs.append(
-                {
-                    "args": plaindata.encode(tuple(case.args), f"{where}: input"),
-                    "kwargs": plaindata.encode(dict(case.kwargs), f"{where}: input"),
-                }
-            )
-            reference = call(exercise.reference, case)
-            expected.append(plaindata.normalise(reference, f"{where}: reference output"))
-        except plaindata.PlainDataError:
-            raise
+            groups.append(("fresh", list(exercise.fresh_cases(own_seed))))
         except Exception as error:
-            raise CourseLibError(f"{where}: the reference raised {error!r}") from None
-        names.append(case.name)
-    return PreparedExercise(exercise, tuple(names), tuple(inputs), tuple(expected))
+            raise CourseLibError(
+                f"exercise {exercise.id}: its fresh_cases({own_seed}) raised {error!r}"
+            ) from None
+    names, inputs, expected, kinds = [], [], [], []
+    for group, cases in groups:
+        for case in cases:
+            name = case.name if group == "public" else f"{group}: {case.name}"
+            where = f"exercise {exercise.id}, case {name!r}"
+            try:
+                inputs.append(
+                    {
+                        "args": plaindata.encode(tuple(case.args), f"{where}: input"),
+                        "kwargs": plaindata.encode(dict(case.kwargs), f"{where}: input"),
+                    }
+                )
+                if exercise.kind == "checkpoint":
+                    reference = expected_outputs(exercise, [case])[0][1]
+                else:
+                    reference = call(exercise.reference, case)
+                expected.append(plaindata.normalise(reference, f"{where}: reference output"))
+            except plaindata.PlainDataError:
+                raise
+            except Exception as error:
+                raise CourseLibError(f"{where}: the reference raised {error!r}") from None
+            names.append(name)
+            kinds.append(group)
+    return PreparedExercise(
+        exercise, tuple(names), tuple(inputs), tuple(expected), tuple(kinds), own_seed
+    )
 
 
 def discover(submissions_dir: Path) -> list[Submission]:
@@ -250,10 +344,22 @@ class Grader:
     registry: Mapping[str, Exercise]
     sandbox: Sandbox
     expected: Sequence[str] | None = None
+    seed: int | None = None
+    private_cases: Mapping[str, Sequence[Case]] = field(default_factory=dict)
+    fresh: bool = True
     _prepared: dict[str, PreparedExercise] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _stage: Path | None = field(default=None, init=False)
+    _stub_folders: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        if self.seed is None and self.fresh:
+            self.seed = secrets.randbelow(2**31)
+        if not self.fresh:
+            self.seed = None
+        unknown_private = [i for i in self.private_cases if i not in self.registry]
+        if unknown_private:
+            raise CourseLibError(f"private cases for unknown exercise(s) {unknown_private}")
         if self.expected is not None:
             unknown = [i for i in self.expected if i not in self.registry]
             if unknown:
@@ -268,7 +374,35 @@ class Grader:
         with self._lock:
             for exercise_id in ids:
                 if exercise_id not in self._prepared:
-                    self._prepared[exercise_id] = prepare(self.registry[exercise_id])
+                    self._prepared[exercise_id] = prepare(
+                        self.registry[exercise_id],
+                        self.seed,
+                        self.private_cases.get(exercise_id, ()),
+                    )
+
+    def stage(self) -> tuple[Path, dict[str, str]]:
+        """The stubbed copies of ``course_lib`` for this registry (built once)."""
+        with self._lock:
+            if self._stage is None:
+                stubs = {}
+                for exercise_id, exercise in self.registry.items():
+                    names = list(exercise.forbidden)
+                    own = reference_name(exercise.reference)
+                    if own:
+                        names.append(own)
+                    stubs[exercise_id] = names
+                stage = Path(tempfile.mkdtemp(prefix="course-lib-stage-"))
+                atexit.register(remove_tree, stage)
+                self._stub_folders = build_stage(stage, stubs)
+                self._stage = stage
+            return self._stage, self._stub_folders
+
+    def close(self) -> None:
+        """Remove the stubbed copies (also done at exit)."""
+        with self._lock:
+            if self._stage is not None:
+                remove_tree(self._stage)
+                self._stage = None
 
     def _expected_for(self, found: Mapping[str, ExerciseCell]) -> list[str]:
         if self.expected is not None:
@@ -329,14 +463,19 @@ class Grader:
                 {
                     "id": exercise_id,
                     "function": exercise.function,
+                    "kind": exercise.kind,
                     "source": cell.source,
                     "cases": list(prepared.inputs),
+                    "patch": [n for n in exercise.forbidden if not n.startswith("course_lib.")],
                 }
             )
         if not expected:
             result.notes.append("no exercise cell found in the submission")
         if job_exercises:
-            run = self.sandbox.run({"exercises": job_exercises})
+            stage, folders = self.stage()
+            for item in job_exercises:
+                item["stub_folder"] = folders[item["id"]]
+            run = self.sandbox.run({"exercises": job_exercises}, stage)
             self._score(result, run, [e["id"] for e in job_exercises])
         result.status = _status(result)
         result.seconds = round(time.monotonic() - started, 3)
@@ -380,6 +519,15 @@ class Grader:
                 finished = True
         if run.result_truncated:
             result.notes.append("the submission sent more result data than the grader reads")
+        copies = {str(r.get("copy", "none")) for r in records.values()}
+        result.reference_isolation = _weakest_copy(copies, self.sandbox.isolation)
+        if result.reference_isolation != "private-mount" and records:
+            result.notes.append(
+                "WARNING: weaker protection of the references: "
+                + REFERENCE_ISOLATION_NOTES.get(
+                    result.reference_isolation.split(" ")[0], result.reference_isolation
+                )
+            )
         for exercise_id in ids:
             entry = result.exercises[exercise_id]
             record = records.get(exercise_id)
@@ -404,6 +552,19 @@ class Grader:
             entry.message = message
             cases = record.get("cases")
             self._fill_cases(entry, cases if isinstance(cases, list) else [], message or "not run")
+            reached = record.get("forbidden")
+            if isinstance(reached, list) and reached:
+                names = ", ".join(str(n)[:200] for n in reached[:5])
+                entry.outcome = "forbidden"
+                entry.message = (
+                    f"while it ran, your code reached {names}, which this exercise does not "
+                    f"allow (a reference solution, or the library function you are asked to "
+                    f"write); no points for this exercise"
+                )
+                entry.points = 0.0
+                for case in entry.cases:
+                    case.passed, case.points = False, 0.0
+                    case.message = "not counted: forbidden function reached"
         if not finished and not run.timed_out:
             result.notes.append(
                 f"the sandbox did not finish normally (exit status {run.returncode})"
@@ -412,10 +573,12 @@ class Grader:
     def _fill_cases(self, entry: ExerciseResult, received: list[Any], not_run: str) -> None:
         prepared = self._prepared[entry.id]
         exercise = prepared.exercise
-        passed = 0
+        earned = 0.0
+        weights = prepared.weights()
+        groups = prepared.groups or ("public",) * len(prepared.case_names)
         for index, (name, expected) in enumerate(zip(prepared.case_names, prepared.expected)):
             item = received[index] if index < len(received) else None
-            case = CaseResult(name, False)
+            case = CaseResult(name, False, group=groups[index], max_points=_round(weights[index]))
             if isinstance(item, dict) and "output" in item:
                 case.passed, case.message = _check_output(expected, item["output"], exercise)
             elif isinstance(item, dict) and "error" in item:
@@ -424,10 +587,11 @@ class Grader:
                     case.message = "not implemented yet"
             else:
                 case.message = f"not run: {not_run}"
-            passed += case.passed
+            if case.passed:
+                case.points = case.max_points
+                earned += weights[index]
             entry.cases.append(case)
-        share = float(exercise.points) / len(prepared.case_names)
-        entry.points = _round(share * passed)
+        entry.points = _round(earned)
 
 
 def _check_output(expected: Any, encoded: Any, exercise: Exercise) -> tuple[bool, str]:
@@ -440,6 +604,24 @@ def _check_output(expected: Any, encoded: Any, exercise: Exercise) -> tuple[bool
     except Exception as error:  # exotic values compare() was not written for
         return False, f"cannot compare your output: {type(error).__name__}: {str(error)[:300]}"
     return (problem is None), (problem or "")
+
+
+REFERENCE_ISOLATION_NOTES = {
+    "search-path": (
+        "student code imported a stubbed copy of course_lib first, but other copies (and, "
+        "without bubblewrap, the real package with its reference solutions) could still "
+        "be found on disk by code that looks for them"
+    ),
+    "none": "student code was not given a stubbed copy of course_lib",
+}
+
+
+def _weakest_copy(copies: set[str], isolation: str) -> str:
+    for mode in ("none", "search-path"):
+        for copy in sorted(copies):
+            if copy.startswith(mode):
+                return copy
+    return "private-mount" if copies else ("private-mount" if isolation == BUBBLEWRAP else "")
 
 
 def _round(points: float) -> float:

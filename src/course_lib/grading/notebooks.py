@@ -87,7 +87,11 @@ def metadata_exercise_id(cell: Mapping[str, Any]) -> str | None:
 
 
 def _defines_function(source: str, name: str) -> bool:
-    return re.search(rf"^def\s+{re.escape(name)}\s*\(", source, re.MULTILINE) is not None
+    """The cell defines ``name`` at top level: a function, or (a checkpoint question's
+    answer cell) an assignment ``NAME = ...``."""
+    name = re.escape(name)
+    pattern = rf"^(def\s+{name}\s*\(|{name}\s*(:[^=]*)?=(?!=))"
+    return re.search(pattern, source, re.MULTILINE) is not None
 
 
 def find_exercise_cells(

@@ -25,6 +25,7 @@ object per line; anything that does not parse is ignored.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import selectors
@@ -99,23 +100,103 @@ class SandboxRun:
     stderr_truncated: bool = False
 
 
-def _needed_paths() -> list[Path]:
-    """Paths the sandbox must be able to read: the interpreter and course_lib."""
-    return [
-        Path(sys.prefix).resolve(),
-        Path(sys.base_prefix).resolve(),
-        Path(sys.executable).resolve().parent,
-        Path(course_lib.__file__).resolve().parent,
-    ]
+STAGE_MOUNT = "/course-stage"  # where the stubbed copies appear inside bubblewrap
+SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+)
+# never mounted whole, even if an interpreter's search path names them
+TOO_BROAD = ("/", "/tmp", "/var/tmp", "/home", "/root", "/work", "/mnt", "/media", "/srv", "/opt")
+
+_interpreter_path: list[str] = []
 
 
-def _can_hide(path: Path) -> bool:
-    path = path.resolve()
-    return not any(needed == path or path in needed.parents for needed in _needed_paths())
+def _package_dir() -> Path:
+    return Path(course_lib.__file__).resolve().parent
 
 
-def bubblewrap_command(workdir: Path, hide: Sequence[Path] = ()) -> list[str]:
-    """The ``bwrap`` prefix for a job whose only writable directory is ``workdir``."""
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _search_path() -> list[str]:
+    """``sys.path`` of ``python -I`` with this interpreter (what the harness will see),
+    asked once per process."""
+    if not _interpreter_path:
+        try:
+            result = subprocess.run(
+                [sys.executable, "-I", "-c", "import sys, json; print(json.dumps(sys.path))"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=sandbox_environment(Path("/")),
+                cwd="/",
+            )
+            _interpreter_path.extend(json.loads(result.stdout))
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            _interpreter_path.extend(sys.path)
+    return list(_interpreter_path)
+
+
+def python_mounts() -> list[Path]:
+    """The Python environment the harness needs, read-only: the prefixes (venv and base
+    installation, as given and resolved) and the search-path folders outside them -
+    except any folder that holds the real ``course_lib`` outside the prefixes (an
+    editable install's source tree), which the sandbox never sees."""
+    package = _package_dir()
+    prefixes = []
+    for text in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+        for path in (Path(text), Path(text).resolve()):
+            if path.is_dir() and str(path) not in TOO_BROAD:
+                prefixes.append(path)
+    executable = Path(sys.executable).resolve().parent
+    if not any(_inside(executable, p) for p in prefixes) and str(executable) not in TOO_BROAD:
+        prefixes.append(executable)
+    mounts = list(dict.fromkeys(prefixes))
+    for entry in _search_path():
+        path = Path(entry) if entry else None
+        if path is None or not path.is_absolute() or not path.exists():
+            continue
+        if any(_inside(path, m) or _inside(path.resolve(), m) for m in mounts):
+            continue
+        if str(path) in TOO_BROAD or str(path.resolve()) in TOO_BROAD:
+            continue
+        if _inside(package, path.resolve()):
+            continue  # the real package's source folder (editable install): never shown
+        mounts.append(path)
+    return mounts
+
+
+def allowlist(stage: Path | None = None) -> list[tuple[str, str]]:
+    """What bubblewrap shows, as (what, path inside) pairs, for documentation and tests:
+    system folders, a few files of ``/etc``, the Python environment, the stage of stubbed
+    copies (and, when the real package lies inside the environment, the stubbed copy in
+    its place). The job's own work folder is added per job."""
+    shown = [("system", d) for d in SYSTEM_DIRS if os.path.lexists(d)]
+    shown += [("system", f) for f in ETC_FILES if os.path.exists(f)]
+    shown += [("python", str(p)) for p in python_mounts()]
+    if stage is not None:
+        shown.append(("course package (stubbed copies)", STAGE_MOUNT))
+        package = _package_dir()
+        if any(_inside(package, p) for p in python_mounts()):
+            shown.append(("course package (stubbed copy over the real one)", str(package)))
+    return shown
+
+
+def bubblewrap_command(
+    workdir: Path, hide: Sequence[Path] = (), stage: Path | None = None
+) -> list[str]:
+    """The ``bwrap`` prefix for a job whose only writable directory is ``workdir``.
+
+    Nothing is shown by default: an allowlist of read-only mounts (:func:`allowlist`),
+    a private ``/tmp``, ``/dev`` and ``/proc``, and ``workdir`` read-write. ``hide``
+    folders that would still be visible (inside the Python environment) are covered
+    with an empty mount.
+    """
     # fmt: off
     command = [
         "bwrap",
@@ -123,18 +204,41 @@ def bubblewrap_command(workdir: Path, hide: Sequence[Path] = ()) -> list[str]:
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try", "--hostname", "sandbox",
         "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+        "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
     ]
     # fmt: on
-    hidden: list[Path] = []
-    for path in [Path(tempfile.gettempdir()), Path("/tmp"), *hide]:
-        path = path.resolve()
-        covered = any(h == path or h in path.parents for h in hidden)
-        if path.is_dir() and not covered and _can_hide(path):
-            hidden.append(path)
+    for folder in SYSTEM_DIRS:
+        if os.path.islink(folder):
+            command += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            command += ["--ro-bind", folder, folder]
+    for name in ETC_FILES:
+        if os.path.exists(name):
+            command += ["--ro-bind", name, name]
+    mounts = python_mounts()
+    for path in mounts:
+        command += ["--ro-bind", str(path.resolve()), str(path)]
+    if stage is not None:
+        command += ["--ro-bind", str(stage), STAGE_MOUNT]
+        package = _package_dir()
+        if any(_inside(package, p) for p in mounts):
+            command += ["--ro-bind", str(Path(stage) / "base" / "course_lib"), str(package)]
+    for path in hide:
+        path = Path(path).resolve()
+        if path.is_dir() and any(_inside(path, m) for m in mounts) and not _inside(
+            _package_dir(), path
+        ):
             command += ["--tmpfs", str(path)]
     command += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]
     return command
+
+
+def _can_hide(path: Path) -> bool:
+    """Kept for compatibility: with the allowlist every folder outside it is invisible;
+    the Python environment and the package are what cannot be hidden."""
+    path = path.resolve()
+    needed = [*python_mounts(), _package_dir()]
+    return not any(n == path or path in n.parents for n in needed)
 
 
 _bubblewrap_checked: dict[str, str | None] = {}
@@ -258,9 +362,9 @@ class Sandbox:
             "the grading sandbox does not start; an empty job failed: " + "; ".join(failures)
         )
 
-    def run(self, job: dict[str, Any]) -> SandboxRun:
+    def run(self, job: dict[str, Any], stage: Path | None = None) -> SandboxRun:
         """Run one job (see :func:`run_job`)."""
-        return run_job(job, self.limits, self.isolation, self.hide, self.run_as_nobody)
+        return run_job(job, self.limits, self.isolation, self.hide, self.run_as_nobody, stage)
 
 
 _started: dict[tuple[str, int], Sandbox] = {}
@@ -337,23 +441,59 @@ def _session_members(session: int) -> list[int]:
     return members
 
 
+_default_stage: list[Path] = []
+
+
+def default_stage() -> Path:
+    """A stage with every ``reference_*`` stubbed and nothing else (for jobs that name
+    no exercise of a registry, such as the start-up probe); made once per process."""
+    if not _default_stage:
+        from course_lib.grading.stubs import build_stage
+
+        stage = Path(tempfile.mkdtemp(prefix="course-lib-stage-"))
+        build_stage(stage, {})
+        atexit.register(remove_tree, stage)
+        _default_stage.append(stage)
+    return _default_stage[0]
+
+
+HARNESS_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from course_lib.grading.harness import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def harness_command(stage: Path, isolation: str) -> list[str]:
+    """``python -I`` importing ``course_lib`` from the stage's ``base`` copy first."""
+    where = STAGE_MOUNT if isolation == BUBBLEWRAP else str(stage)
+    command = [sys.executable, "-I", "-c", HARNESS_BOOT, f"{where}/base", "--stage", where]
+    if isolation == BUBBLEWRAP:
+        command.append("--private-mounts")
+    return command
+
+
 def run_job(
     job: dict[str, Any],
     limits: Limits,
     isolation: str,
     hide: Sequence[Path] = (),
     run_as_nobody: bool = False,
+    stage: Path | None = None,
 ) -> SandboxRun:
     """Run the harness on ``job`` (see :mod:`course_lib.grading.harness`) and collect results.
 
     Args:
-        job: ``{"exercises": [{"id", "function", "source", "cases": [{"args", "kwargs"}]}]}``
-            with inputs already encoded as plain data.
+        job: ``{"exercises": [{"id", "function", "source", "cases": [{"args", "kwargs"}],
+            "stub_folder", "patch", "kind"}]}`` with inputs already encoded as plain data.
         limits: the resource limits.
         isolation: ``"bubblewrap"`` or ``"process-only"`` (see :meth:`Sandbox.start`).
-        hide: folders to cover with an empty mount inside the sandbox (bubblewrap only).
+        hide: folders to cover with an empty mount inside the sandbox (bubblewrap only;
+            only needed for folders inside the Python environment).
         run_as_nobody: process-only isolation started as root: switch to ``nobody``.
+        stage: the stubbed copies of ``course_lib`` (:mod:`course_lib.grading.stubs`);
+            default: :func:`default_stage`.
     """
+    stage = Path(stage or default_stage())
     workdir = Path(tempfile.mkdtemp(prefix="course-lib-job-")).resolve()
     job = {
         **job,
@@ -366,13 +506,13 @@ def run_job(
     read_fd, write_fd = os.pipe()
     # fmt: off
     harness = [
-        sys.executable, "-I", "-m", "course_lib.grading.harness",
+        *harness_command(stage, isolation),
         "--job", str(job_path), "--result-fd", str(write_fd),
         "--memory-mb", str(limits.memory_mb), "--file-mb", str(limits.file_mb),
     ]
     # fmt: on
     if isolation == BUBBLEWRAP:
-        command = bubblewrap_command(workdir, hide) + harness
+        command = bubblewrap_command(workdir, hide, stage) + harness
     elif isolation == PROCESS_ONLY:
         command = harness
         if run_as_nobody and os.geteuid() == 0:

@@ -131,8 +131,8 @@
 .course-translator .translator-message[data-level="warning"] { background: #fff5dd; border-left: 4px solid #d08c00; }
 .course-translator .translator-output { font-size: 1.4em; font-weight: 600; min-height: 1.4em; margin: 0.4em 0; }
 .course-translator .translator-steps { font-size: 0.9em; color: #333; padding-left: 1.6em; }
-.course-translator .translator-map table { border-collapse: collapse; font-size: 0.85em; margin-top: 0.5em; }
-.course-translator .translator-map caption { caption-side: bottom; font-size: 0.85em; color: #555; text-align: left; }
+.course-translator .translator-map table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 0 0; }
+.course-translator .translator-map-note { font-size: 0.85em; color: #555; margin: 0.3em 0 0 0; }
 .course-translator .translator-map th { padding: 0.2em 0.5em; font-weight: 600; }
 .course-translator .translator-map thead th { writing-mode: vertical-rl; transform: rotate(180deg); text-align: left; }
 .course-translator .translator-map td { width: 2.6em; height: 2em; text-align: center; border: 1px solid #fff; }
@@ -198,10 +198,7 @@
   function drawMap(ui, m, sourceLabels, steps) {
     const config = m.manifest.config;
     const table = element('table');
-    table.append(element('caption', null,
-      `Cross-attention: where each French word (row) looked in the English sentence ` +
-      `(columns); mean over all ${config.n_decoder_layers} decoder layers and ` +
-      `${config.n_heads} heads, as in chapter 7. Darker = more attention.`));
+    table.setAttribute('aria-label', 'cross-attention map');
     const head = element('thead');
     const top = element('tr');
     top.append(element('th'));
@@ -228,7 +225,10 @@
       body.append(row);
     }
     table.append(head, body);
-    ui.map.append(table);
+    ui.map.append(table, element('p', 'translator-map-note',
+      'Cross-attention: where each French word (row) looked in the English sentence ' +
+      `(columns); the mean over all ${config.n_decoder_layers} decoder layers and ` +
+      `${config.n_heads} heads, as in chapter 7. Darker = more attention.`));
   }
 
   async function translate(box, ui) {

@@ -1,0 +1,210 @@
+"""Stubbed copies of ``course_lib`` for the sandbox: what student code may reach, per exercise.
+
+Student code imports ``course_lib`` in the sandbox, so the package must be there; but the
+reference implementations (``reference_*`` in ``course_lib.exercises``) and the library
+functions an exercise asks the student to write must not be. The grader (trusted, outside
+the sandbox) builds a *stage* folder:
+
+* ``base/course_lib``: a copy of the package in which every ``reference_*`` function of
+  ``course_lib.exercises`` and every function forbidden by any exercise of the run has
+  its body replaced by ``raise ForbiddenUse("<dotted name>")``. The harness process
+  imports from here (and only from here) before it forks.
+* ``ex/<n>/course_lib``: the copy for exercise ``n`` of the run: every ``reference_*``,
+  that exercise's forbidden functions and its own reference (when it is a ``course_lib``
+  function) stubbed, everything else as in the real package. Unchanged files are hard
+  links to ``base``'s copies.
+
+The transform works on the syntax tree: a forbidden function (or method) keeps its
+signature, decorators and docstring; a forbidden class keeps its bases and attributes and
+every method raises. Compiled files (``__pycache__``) are never copied, so the original
+code exists nowhere in the stage. Inside bubblewrap each exercise's process sees only its
+own copy (see :mod:`course_lib.grading.harness`).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import course_lib
+
+PACKAGE = "course_lib"
+REFERENCE_PREFIXES = ("reference_", "_reference_")
+EXERCISES_PACKAGE = "course_lib.exercises"
+
+
+def package_dir() -> Path:
+    """The real ``course_lib`` folder this grader runs from."""
+    return Path(course_lib.__file__).resolve().parent
+
+
+def reference_name(function: object) -> str | None:
+    """``module.qualname`` of a ``course_lib`` function used as a reference, else ``None``."""
+    module = getattr(function, "__module__", None) or ""
+    qualname = getattr(function, "__qualname__", None) or ""
+    if not module.startswith(PACKAGE + ".") or not qualname or "<" in qualname:
+        return None
+    return f"{module}.{qualname}"
+
+
+def _module_name(relative: Path) -> str:
+    parts = list(relative.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join([PACKAGE, *parts])
+
+
+def _raise_body(name: str, docstring: ast.stmt | None) -> list[ast.stmt]:
+    call = ast.parse(
+        f"raise __import__('course_lib.exercises.core', fromlist=['ForbiddenUse'])"
+        f".ForbiddenUse({name!r})"
+    ).body
+    return ([docstring] if docstring is not None else []) + call
+
+
+def _docstring(node: ast.AST) -> ast.stmt | None:
+    body = getattr(node, "body", [])
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        if isinstance(body[0].value.value, str):
+            return body[0]
+    return None
+
+
+class _Stubber(ast.NodeTransformer):
+    """Replaces the bodies of the named functions, methods and classes of one module."""
+
+    def __init__(self, module: str, qualnames: set[str], references: bool) -> None:
+        self.module = module
+        self.qualnames = qualnames
+        self.references = references
+        self.path: list[str] = []
+        self.stubbed: set[str] = set()
+        self.whole_class: list[bool] = [False]
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        qualname = ".".join([*self.path, node.name])
+        top_level_reference = (
+            self.references and not self.path and node.name.startswith(REFERENCE_PREFIXES)
+        )
+        if qualname in self.qualnames or self.whole_class[-1] or top_level_reference:
+            node.body = _raise_body(f"{self.module}.{qualname}", _docstring(node))
+            self.stubbed.add(qualname)
+            return node
+        self.path.append(node.name)
+        self.whole_class.append(False)
+        self.generic_visit(node)
+        self.whole_class.pop()
+        self.path.pop()
+        return node
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        qualname = ".".join([*self.path, node.name])
+        whole = self.whole_class[-1] or qualname in self.qualnames
+        if whole:
+            self.stubbed.add(qualname)
+        self.path.append(node.name)
+        self.whole_class.append(whole)
+        self.generic_visit(node)
+        self.whole_class.pop()
+        self.path.pop()
+        return node
+
+
+def stub_source(source: str, module: str, names: Iterable[str]) -> tuple[str, set[str]]:
+    """``source`` of ``module`` with the functions/classes in ``names`` (dotted, absolute)
+    stubbed, plus its ``reference_*`` functions when it is in ``course_lib.exercises``.
+
+    Returns the new source (``source`` itself when nothing changed) and the stubbed
+    qualified names.
+    """
+    qualnames = {name[len(module) + 1 :] for name in names if name.startswith(module + ".")}
+    references = module == EXERCISES_PACKAGE or module.startswith(EXERCISES_PACKAGE + ".")
+    if not qualnames and not (references and "reference_" in source):
+        return source, set()
+    tree = ast.parse(source)
+    stubber = _Stubber(module, qualnames, references)
+    tree = stubber.visit(tree)
+    if not stubber.stubbed:
+        return source, set()
+    ast.fix_missing_locations(tree)
+    return "# stubbed copy made by the course-lib grader\n" + ast.unparse(tree) + "\n", {
+        f"{module}.{q}" for q in stubber.stubbed
+    }
+
+
+def _ignore(_folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if n == "__pycache__" or n.endswith((".pyc", ".pyo"))]
+
+
+def _copy_stubbed(source_dir: Path, target: Path, names: set[str], link_from: Path | None) -> None:
+    """Copy the package ``source_dir`` to ``target``, stubbing ``names``; files equal to
+    ``link_from``'s are hard-linked to them."""
+    for folder, dirs, files in os.walk(source_dir):
+        dirs[:] = [d for d in dirs if d not in _ignore(folder, dirs)]
+        relative_folder = Path(folder).relative_to(source_dir)
+        (target / relative_folder).mkdir(parents=True, exist_ok=True)
+        (target / relative_folder).chmod(0o755)
+        for name in files:
+            if name in _ignore(folder, files):
+                continue
+            relative = relative_folder / name
+            destination = target / relative
+            data: bytes | None = None
+            if name.endswith(".py"):
+                text = (source_dir / relative).read_text(encoding="utf-8")
+                stubbed, _ = stub_source(text, _module_name(relative), names)
+                data = stubbed.encode("utf-8")
+            if link_from is not None:
+                existing = link_from / relative
+                same = data is None or (existing.exists() and existing.read_bytes() == data)
+                if same:
+                    try:
+                        os.link(existing, destination)
+                        continue
+                    except OSError:
+                        pass
+            if data is None:
+                shutil.copyfile(source_dir / relative, destination)
+            else:
+                destination.write_bytes(data)
+            destination.chmod(0o644)
+
+
+def build_stage(stage: Path, stubs: Mapping[str, Iterable[str]], source_dir: Path | None = None) -> dict[str, str]:
+    """Write the stage folder: ``base/`` and one ``ex/<n>/`` per key of ``stubs``.
+
+    Args:
+        stage: an empty (or missing) folder, outside anything the sandbox shows.
+        stubs: exercise id -> dotted names to stub for it (forbidden names and its own
+            reference; ``reference_*`` functions are always stubbed). Names outside
+            ``course_lib`` (``torch.softmax``) are ignored here: the harness patches them.
+        source_dir: the package to copy (default: the real one).
+
+    Returns:
+        exercise id -> the name of its folder under ``ex/``.
+    """
+    source_dir = Path(source_dir or package_dir())
+    stage = Path(stage)
+    stage.mkdir(parents=True, exist_ok=True)
+    stage.chmod(0o755)
+    own = {k: {n for n in v if n.startswith(PACKAGE + ".")} for k, v in stubs.items()}
+    union = set().union(*own.values()) if own else set()
+    base = stage / "base" / PACKAGE
+    _copy_stubbed(source_dir, base, union, None)
+    (stage / "base").chmod(0o755)
+    (stage / "ex").mkdir(exist_ok=True)
+    (stage / "ex").chmod(0o755)
+    folders = {}
+    for number, (exercise_id, names) in enumerate(own.items()):
+        folder = stage / "ex" / str(number)
+        folder.mkdir()
+        folder.chmod(0o755)
+        _copy_stubbed(source_dir, folder / PACKAGE, names, base)
+        folders[exercise_id] = str(number)
+    return folders
