@@ -121,7 +121,11 @@ def sync_notebook(nb: dict, name: str, url: str, tag: str, relative: str) -> lis
     if markdown is None or not _colab_link_pattern(url).search(_source(markdown)):
         problems.append(f"{name}: the first markdown cell has no Open in Colab badge")
     else:
-        text = _colab_link_pattern(url).sub(wanted, _source(markdown))
+        text = _colab_link_pattern(url).sub(
+            # the student edition's badge (scripts/add_exercise_badges.py) keeps its path
+            lambda m: colab_url(url, tag, m["path"]) if m["path"].startswith("student/") else wanted,
+            _source(markdown),
+        )
         if text != _source(markdown):
             markdown["source"] = _lines(text)
     return problems

@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("course_lib.commands.evaluate", "score a checkpoint with BLEU/chrF"),
     "release": ("course_lib.commands.release", "write student copies of chapters"),
     "grade": ("course_lib.commands.grade", "grade a folder of submissions"),
+    "gradescope": ("course_lib.commands.gradescope", "build a Gradescope autograder package"),
+    "canvas": ("course_lib.commands.canvas", "write a gradebook as a Canvas import CSV"),
     "doctor": ("course_lib.commands.doctor", "check this installation (paste it in bug reports)"),
     "export": ("course_lib.commands.export", "export a checkpoint to ONNX for the website"),
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import tempfile
 import time
 import uuid
 from dataclasses import replace
@@ -13,7 +15,14 @@ import pytest
 
 from course_lib.errors import CourseLibError
 from course_lib.grading import plaindata
-from course_lib.grading.sandbox import BUBBLEWRAP, PROCESS_ONLY, Limits, Sandbox, _can_hide
+from course_lib.grading.sandbox import (
+    BUBBLEWRAP,
+    PROCESS_ONLY,
+    Limits,
+    Sandbox,
+    _can_hide,
+    python_mounts,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_ARGS = [{"args": plaindata.encode(()), "kwargs": plaindata.encode({})}]
@@ -173,20 +182,32 @@ def f():
         "write outside": attempt(write_outside),
         "write /tmp": attempt(write_tmp),
         "write cwd": attempt(write_cwd),
-        "hidden folder": sorted(os.listdir({str(hidden)!r})),
+        "hidden folder": attempt(lambda: os.listdir({str(hidden)!r})),
+        "repository": attempt(lambda: os.listdir({str(ROOT)!r})),
+        "home": attempt(lambda: os.listdir(os.path.expanduser("~root"))),
+        "root": sorted(os.listdir("/")),
         "uid": os.getuid(),
     }}
 """
         run = sandbox.run(job(probe=source))
         seen = output(records_by_id(run)["probe"])
         assert seen["network"] in ("OSError", "TimeoutError")
-        assert seen["write outside"] == "OSError"
-        # /tmp becomes a private, empty tmpfs unless Python itself lives under /tmp (a
-        # checkout there): then it stays read-only, like the rest of the file system.
-        private_tmp = _can_hide(Path("/tmp"))
-        assert seen["write /tmp"] == ("allowed" if private_tmp else "OSError")
+        # the allowlist: what is outside it does not exist in the sandbox at all
+        assert seen["write outside"] in ("FileNotFoundError", "PermissionError", "OSError")
+        assert seen["write /tmp"] == "allowed"  # a private, empty /tmp
         assert seen["write cwd"] == "allowed"
-        assert seen["hidden folder"] == []
+        assert seen["hidden folder"] == "FileNotFoundError"
+        assert seen["repository"] == "FileNotFoundError" or not (ROOT / "src").is_dir() or (
+            _can_hide(ROOT) is False
+        )
+        assert seen["home"] in ("FileNotFoundError", "PermissionError") or "root" in str(
+            sys.base_prefix
+        )
+        assert set(seen["root"]) <= {
+            "bin", "lib", "lib64", "lib32", "sbin", "usr", "etc", "dev", "proc", "tmp",
+            "course-stage", *{Path(p).parts[1] for p in map(str, python_mounts())},
+            *{Path(p).parts[1] for p in (str(Path(tempfile.gettempdir()).resolve()),)},
+        }
         assert seen["uid"] == 65534
         assert sorted(p.name for p in outside.iterdir()) == ["hidden"]
         assert not Path("/tmp/inside.txt").exists()

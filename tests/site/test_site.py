@@ -56,6 +56,7 @@ class Visit:
     hidden_cells: list[dict] = field(default_factory=list)
     launch_links: list[str] = field(default_factory=list)
     colab_links: list[str] = field(default_factory=list)
+    content_colab_links: list[str] = field(default_factory=list)
     download_links: list[str] = field(default_factory=list)
     unknown_tags: list[str] = field(default_factory=list)
 
@@ -120,6 +121,10 @@ def collect(page, path: str, source: str, problems: list[str]) -> Visit:
             .map(a => a.href)"""
     )
     visit.colab_links = [h for h in visit.launch_links if "colab.research.google.com" in h]
+    visit.content_colab_links = page.evaluate(
+        """() => Array.from(document.querySelectorAll('article a'))
+            .map(a => a.href).filter(h => h.includes('colab.research.google.com/github'))"""
+    )
     visit.download_links = page.evaluate(
         """() => Array.from(document.querySelectorAll('.dropdown-download-buttons a'))
             .map(a => a.getAttribute('href')).filter(h => h && h.endsWith('.ipynb'))"""
@@ -226,6 +231,16 @@ def test_chapter_has_colab_launch_and_notebook_download(visit, base_url, chapter
     assert seen.colab_links == [colab], f"{chapter}: Colab launch links {seen.colab_links}"
     assert seen.launch_links == seen.colab_links, (
         f"{chapter}: every launch button must open Colab, found {seen.launch_links}"
+    )
+    # the chapter's badges: the chapter with solutions, and its student edition
+    # (scripts/add_exercise_badges.py; student/ is written by scripts/student_edition.py)
+    name = Path(chapter).name
+    student_notebook = f"{prefix}/student/{name}.ipynb" if prefix else f"student/{name}.ipynb"
+    student = colab.replace(notebook, student_notebook)
+    assert colab in seen.content_colab_links, f"{chapter}: badges {seen.content_colab_links}"
+    assert student in seen.content_colab_links, (
+        f"{chapter}: no 'Open the exercises in Colab' badge to {student} "
+        f"(run python scripts/add_exercise_badges.py)"
     )
     assert len(seen.download_links) == 1, f"{chapter}: .ipynb download links {seen.download_links}"
     link = seen.download_links[0]

@@ -103,6 +103,23 @@ def student_copy(notebook: nbformat.NotebookNode, name: str = "notebook") -> nbf
     return student
 
 
+def student_text(student: nbformat.NotebookNode, name: str = "notebook") -> str:
+    """The bytes a student copy is written as (validated)."""
+    try:
+        nbformat.validate(student)
+    except nbformat.ValidationError as error:
+        raise CourseLibError(f"{name}: the student copy is not valid: {error}") from None
+    text = nbformat.writes(student)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def student_edition_text(master: Path) -> str:
+    """What ``course-lib release`` writes for ``master``, without checking the references
+    (for the drift check of the committed student edition)."""
+    notebook = read_notebook(Path(master))
+    return student_text(student_copy(notebook, Path(master).name), Path(master).name)
+
+
 def check_master(
     notebook: nbformat.NotebookNode, name: str, registry: Mapping[str, Exercise]
 ) -> list[str]:
@@ -210,14 +227,7 @@ def release(
         if sandbox.warning:
             warn(sandbox.warning)
         verify_references([(p, ids) for p, _, ids, _ in parsed], registry, sandbox)
-    texts = []
-    for path, _, _, student in parsed:
-        try:
-            nbformat.validate(student)
-        except nbformat.ValidationError as error:
-            raise CourseLibError(f"{path.name}: the student copy is not valid: {error}") from None
-        text = nbformat.writes(student)
-        texts.append(text if text.endswith("\n") else text + "\n")
+    texts = [student_text(student, path.name) for path, _, _, student in parsed]
     out_dir.mkdir(parents=True, exist_ok=True)
     released = []
     for (path, _, ids, _), target, text in zip(parsed, targets, texts):
