@@ -68,7 +68,9 @@ def test_export_writes_every_file_and_the_manifest(exported, bundled):
     assert json.loads((exported / FILES["tokenizer"]).read_text("utf-8")) == tokenizer_rules()
 
 
-def test_onnx_logits_and_attention_equal_pytorch_on_real_sentences(exported, bundled, corpus):
+def test_onnx_logits_and_attention_equal_pytorch_on_real_sentences(
+    exported, bundled, corpus, one_thread
+):
     """Every greedy step of 30 test sentences: logits within LOGIT_TOLERANCE, the
     page's attention map (mean over layers and heads) equal to chapter 7's."""
     model, src_tok, tgt_tok = bundled.model, bundled.src_tokenizer, bundled.tgt_tokenizer
@@ -101,7 +103,9 @@ def test_onnx_logits_and_attention_equal_pytorch_on_real_sentences(exported, bun
 
 
 @pytest.mark.slow
-def test_greedy_translations_equal_pytorch_on_the_whole_test_split(exported, bundled, corpus):
+def test_greedy_translations_equal_pytorch_on_the_whole_test_split(
+    exported, bundled, corpus, one_thread
+):
     sources = sorted({english for english, _ in corpus.test})
     expected = Translator.from_checkpoint(bundled)(sources)
     onnx = OnnxTranslator.load(exported)

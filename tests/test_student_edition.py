@@ -71,3 +71,13 @@ def test_exercise_badges_are_added_once_and_survive_the_version_sync(tmp_path):
         assert sync_install_cells.colab_url(url, tag, f"chapters/{path.name}") in text
         assert sync_install_cells.colab_url(url, tag, f"student/{path.name}") in text
         assert text.count("Open the exercises in Colab") == 1
+
+
+def test_instructor_guide_exercise_table_is_up_to_date():
+    import exercise_table
+
+    assert exercise_table.TABLE.read_text(encoding="utf-8") == exercise_table.table_text(), (
+        "fix: python scripts/exercise_table.py"
+    )
+    guide = (ROOT / "book" / "instructor-guide.md").read_text(encoding="utf-8")
+    assert "_generated/exercise-table.md" in guide

@@ -578,7 +578,7 @@ class Grader:
         groups = prepared.groups or ("public",) * len(prepared.case_names)
         for index, (name, expected) in enumerate(zip(prepared.case_names, prepared.expected)):
             item = received[index] if index < len(received) else None
-            case = CaseResult(name, False, group=groups[index], max_points=_round(weights[index]))
+            case = CaseResult(name, False, group=groups[index], max_points=weights[index])
             if isinstance(item, dict) and "output" in item:
                 case.passed, case.message = _check_output(expected, item["output"], exercise)
             elif isinstance(item, dict) and "error" in item:

@@ -326,7 +326,7 @@ def canvas_csv(
     writer.writerow([*CANVAS_FIXED, assignment])
     writer.writerow(["Points Possible", "", "", "", "", format_points(points_possible)])
     unmatched = []
-    for student in sorted(students, key=lambda s: str(s["student"])):
+    for student in sorted(students, key=lambda s: str(s["student"]).lower()):
         name = str(student["student"])
         row = index.get(name.strip().lower())
         if row is None:
