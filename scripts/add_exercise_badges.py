@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     for name in changed:
-        print(f"{'missing the exercises badge' if args.check else 'added the exercises badge'}: {name}")
+        print(
+            f"{'missing the exercises badge' if args.check else 'added the exercises badge'}: {name}"
+        )
     if args.check:
         return 1 if changed or problems else 0
     return 1 if problems else 0

@@ -123,7 +123,9 @@ def sync_notebook(nb: dict, name: str, url: str, tag: str, relative: str) -> lis
     else:
         text = _colab_link_pattern(url).sub(
             # the student edition's badge (scripts/add_exercise_badges.py) keeps its path
-            lambda m: colab_url(url, tag, m["path"]) if m["path"].startswith("student/") else wanted,
+            lambda m: (
+                colab_url(url, tag, m["path"]) if m["path"].startswith("student/") else wanted
+            ),
             _source(markdown),
         )
         if text != _source(markdown):

@@ -66,7 +66,9 @@ def test_exercise_badges_are_added_once_and_survive_the_version_sync(tmp_path):
     url = sync_install_cells.repository_url(root)
     tag = sync_install_cells.release_tag(sync_install_cells.read_version(root))
     for path in sync_install_cells.chapter_paths(root):
-        first = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+        first = next(
+            c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown"
+        )
         text = "".join(first["source"])
         assert sync_install_cells.colab_url(url, tag, f"chapters/{path.name}") in text
         assert sync_install_cells.colab_url(url, tag, f"student/{path.name}") in text

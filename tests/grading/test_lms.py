@@ -13,7 +13,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from course_lib.cli import main
@@ -141,5 +140,8 @@ def test_canvas_command_reads_a_gradebook(tmp_path):
         "students": [{"student": "ana", "total": 3}],
     }))  # fmt: skip
     out = tmp_path / "canvas.csv"
-    assert main(["canvas", str(tmp_path / "grades"), "--assignment", "Ch 1 (9)", "--out", str(out)]) == 0
+    assert (
+        main(["canvas", str(tmp_path / "grades"), "--assignment", "Ch 1 (9)", "--out", str(out)])
+        == 0
+    )
     assert out.read_text().splitlines()[1:] == ["Points Possible,,,,,3", "ana,,,ana,,3"]

@@ -20,7 +20,6 @@ from course_lib.grading.sandbox import (
     PROCESS_ONLY,
     Limits,
     Sandbox,
-    _can_hide,
     python_mounts,
 )
 
@@ -184,6 +183,7 @@ def f():
         "write cwd": attempt(write_cwd),
         "hidden folder": attempt(lambda: os.listdir({str(hidden)!r})),
         "repository": attempt(lambda: os.listdir({str(ROOT)!r})),
+        "repository listing": sorted(os.listdir({str(ROOT)!r})) if os.path.isdir({str(ROOT)!r}) else [],
         "home": attempt(lambda: os.listdir(os.path.expanduser("~root"))),
         "root": sorted(os.listdir("/")),
         "uid": os.getuid(),
@@ -197,15 +197,30 @@ def f():
         assert seen["write /tmp"] == "allowed"  # a private, empty /tmp
         assert seen["write cwd"] == "allowed"
         assert seen["hidden folder"] == "FileNotFoundError"
-        assert seen["repository"] == "FileNotFoundError" or not (ROOT / "src").is_dir() or (
-            _can_hide(ROOT) is False
+        # of the repository, at most the Python environment (a .venv inside it) is shown
+        inside = {
+            Path(m).relative_to(ROOT).parts[0] for m in python_mounts() if ROOT in Path(m).parents
+        }
+        assert (
+            seen["repository"] == "FileNotFoundError" or set(seen["repository listing"]) <= inside
         )
+        assert "src" not in inside and "chapters" not in inside
         assert seen["home"] in ("FileNotFoundError", "PermissionError") or "root" in str(
             sys.base_prefix
         )
         assert set(seen["root"]) <= {
-            "bin", "lib", "lib64", "lib32", "sbin", "usr", "etc", "dev", "proc", "tmp",
-            "course-stage", *{Path(p).parts[1] for p in map(str, python_mounts())},
+            "bin",
+            "lib",
+            "lib64",
+            "lib32",
+            "sbin",
+            "usr",
+            "etc",
+            "dev",
+            "proc",
+            "tmp",
+            "course-stage",
+            *{Path(p).parts[1] for p in map(str, python_mounts())},
             *{Path(p).parts[1] for p in (str(Path(tempfile.gettempdir()).resolve()),)},
         }
         assert seen["uid"] == 65534

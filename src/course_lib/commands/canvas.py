@@ -17,10 +17,15 @@ from course_lib.grading.lms import write_canvas
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("grades", type=Path, metavar="GRADES_DIR", help="course-lib grade's --out")
-    parser.add_argument("--assignment", required=True,
-                        help='the Canvas column, e.g. "Chapter 3 exercises (12345)"')
-    parser.add_argument("--roster", type=Path, default=None,
-                        help="Canvas's gradebook export (CSV), to fill in the ids")
+    parser.add_argument(
+        "--assignment", required=True, help='the Canvas column, e.g. "Chapter 3 exercises (12345)"'
+    )
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        help="Canvas's gradebook export (CSV), to fill in the ids",
+    )
     parser.add_argument("--out", type=Path, required=True, help="the CSV to write")
 
 

@@ -20,18 +20,48 @@ from course_lib.grading.sandbox import Limits
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="folder to write (and OUT.zip)")
-    parser.add_argument("--chapter", type=int, action="append", default=[], metavar="N",
-                        help="grade every exercise of chapter N (repeatable)")
-    parser.add_argument("--exercise", action="append", default=[], metavar="ID",
-                        help="grade this exercise (repeatable)")
-    parser.add_argument("--registry", default=None, metavar="MODULE",
-                        help="a module with an EXERCISES list (default: course_lib's own)")
-    parser.add_argument("--private-cases", type=Path, default=None, metavar="FILE.py",
-                        help="the instructor's private cases (copied into the package)")
-    parser.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                        help="wall-clock seconds for a submission (default: %(default)s)")
-    parser.add_argument("--memory", type=int, default=Limits.memory_mb, metavar="MB",
-                        help="address-space limit in MiB (default: %(default)s)")
+    parser.add_argument(
+        "--chapter",
+        type=int,
+        action="append",
+        default=[],
+        metavar="N",
+        help="grade every exercise of chapter N (repeatable)",
+    )
+    parser.add_argument(
+        "--exercise",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="grade this exercise (repeatable)",
+    )
+    parser.add_argument(
+        "--registry",
+        default=None,
+        metavar="MODULE",
+        help="a module with an EXERCISES list (default: course_lib's own)",
+    )
+    parser.add_argument(
+        "--private-cases",
+        type=Path,
+        default=None,
+        metavar="FILE.py",
+        help="the instructor's private cases (copied into the package)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="wall-clock seconds for a submission (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--memory",
+        type=int,
+        default=Limits.memory_mb,
+        metavar="MB",
+        help="address-space limit in MiB (default: %(default)s)",
+    )
     parser.add_argument("--no-zip", action="store_true", help="write the folder only")
 
 

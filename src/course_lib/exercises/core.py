@@ -215,7 +215,9 @@ def call(function: Callable[..., Any], case: Case) -> Any:
     return function(*_clone(case.args), **_clone(case.kwargs))
 
 
-def expected_outputs(exercise: Exercise, cases: Sequence[Case] | None = None) -> list[tuple[Case, Any]]:
+def expected_outputs(
+    exercise: Exercise, cases: Sequence[Case] | None = None
+) -> list[tuple[Case, Any]]:
     """The reference outputs, computed by the trusted reference implementation.
 
     For a checkpoint the reference takes no argument and returns the correct answer;

@@ -111,7 +111,9 @@ def grade_submissions(
         )
     if _inside(submissions_dir, out_dir):
         raise CourseLibError("the submissions folder must not be inside the output folder")
-    if private_cases_file is not None and _inside(Path(private_cases_file).resolve(), submissions_dir):
+    if private_cases_file is not None and _inside(
+        Path(private_cases_file).resolve(), submissions_dir
+    ):
         raise CourseLibError("the private cases file must not be inside the submissions folder")
     if jobs < 1:
         raise CourseLibError(f"--jobs must be at least 1, got {jobs}")
@@ -124,7 +126,12 @@ def grade_submissions(
     if sandbox.warning:
         warn(sandbox.warning)
     grader = Grader(
-        registry, sandbox, grader_expected, seed=seed, private_cases=private_cases or {}, fresh=fresh
+        registry,
+        sandbox,
+        grader_expected,
+        seed=seed,
+        private_cases=private_cases or {},
+        fresh=fresh,
     )
     try:
         results = grade_all(grader, submissions, jobs=jobs, progress=progress)

@@ -111,7 +111,9 @@ def feedback_markdown(result: StudentResult, registry: Mapping[str, Exercise]) -
         f"- Status: `{result.status}`",
         f"- Files: {', '.join(result.files)}",
         f"- Isolation: {result.isolation}"
-        + (f" (course package: {result.reference_isolation})" if result.reference_isolation else ""),
+        + (
+            f" (course package: {result.reference_isolation})" if result.reference_isolation else ""
+        ),
     ]
     lines += [f"- Note: {note}" for note in result.notes]
     for entry in result.exercises.values():

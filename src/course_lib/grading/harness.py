@@ -114,7 +114,13 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
-    1, 2, 4, 32, 4096, 16384, 1 << 18,
+    1,
+    2,
+    4,
+    32,
+    4096,
+    16384,
+    1 << 18,
 )
 
 
@@ -159,8 +165,11 @@ def _private_view(base: str, mine: str, others: str) -> None:
     uid, gid = os.getuid(), os.getgid()
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # so this process may write its own id maps
     _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
-                       ("gid_map", f"{gid} {gid} 1")):
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{uid} {uid} 1"),
+        ("gid_map", f"{gid} {gid} 1"),
+    ):
         with open(f"/proc/self/{name}", "w") as handle:
             handle.write(text)
     _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making mounts private")
@@ -168,8 +177,13 @@ def _private_view(base: str, mine: str, others: str) -> None:
     flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
     _check(libc.mount(None, base.encode(), None, flags, None), "read-only remount")
     _check(
-        libc.mount(b"tmpfs", others.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV,
-                   b"size=4k,mode=555"),
+        libc.mount(
+            b"tmpfs",
+            others.encode(),
+            b"tmpfs",
+            MS_RDONLY | MS_NOSUID | MS_NODEV,
+            b"size=4k,mode=555",
+        ),
         "hiding the other copies",
     )
     _drop_capabilities()

@@ -168,7 +168,9 @@ def run_autograder(root: Path, config_path: Path) -> dict[str, Any]:
         registry = load_registry(config.get("registry"))
         private = {}
         if config.get("private_cases"):
-            private = load_private_cases(Path(config_path).parent / config["private_cases"], registry)
+            private = load_private_cases(
+                Path(config_path).parent / config["private_cases"], registry
+            )
         submission = root / "submission"
         notebooks = sorted(
             p for p in submission.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
@@ -355,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m course_lib.grading.lms run --root /autograder --config CONFIG``."""
     parser = argparse.ArgumentParser(description="Gradescope autograder entry point")
     parser.add_argument("action", choices=["run"])
-    parser.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")))
+    parser.add_argument(
+        "--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
+    )
     parser.add_argument("--config", type=Path, required=True)
     args = parser.parse_args(argv)
     document = run_autograder(args.root, args.config)

@@ -225,8 +225,10 @@ def bubblewrap_command(
             command += ["--ro-bind", str(Path(stage) / "base" / "course_lib"), str(package)]
     for path in hide:
         path = Path(path).resolve()
-        if path.is_dir() and any(_inside(path, m) for m in mounts) and not _inside(
-            _package_dir(), path
+        if (
+            path.is_dir()
+            and any(_inside(path, m) for m in mounts)
+            and not _inside(_package_dir(), path)
         ):
             command += ["--tmpfs", str(path)]
     command += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]

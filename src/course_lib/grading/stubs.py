@@ -142,9 +142,17 @@ def _ignore(_folder: str, names: list[str]) -> list[str]:
     return [n for n in names if n == "__pycache__" or n.endswith((".pyc", ".pyo"))]
 
 
-def _copy_stubbed(source_dir: Path, target: Path, names: set[str], link_from: Path | None) -> None:
+def _copy_stubbed(
+    source_dir: Path,
+    target: Path,
+    names: set[str],
+    link_from: Path | None,
+    cache: dict | None = None,
+) -> None:
     """Copy the package ``source_dir`` to ``target``, stubbing ``names``; files equal to
-    ``link_from``'s are hard-linked to them."""
+    ``link_from``'s are hard-linked to them. ``cache`` keeps transformed sources between
+    copies (the same module with the same names to stub gives the same text)."""
+    cache = {} if cache is None else cache
     for folder, dirs, files in os.walk(source_dir):
         dirs[:] = [d for d in dirs if d not in _ignore(folder, dirs)]
         relative_folder = Path(folder).relative_to(source_dir)
@@ -157,9 +165,12 @@ def _copy_stubbed(source_dir: Path, target: Path, names: set[str], link_from: Pa
             destination = target / relative
             data: bytes | None = None
             if name.endswith(".py"):
-                text = (source_dir / relative).read_text(encoding="utf-8")
-                stubbed, _ = stub_source(text, _module_name(relative), names)
-                data = stubbed.encode("utf-8")
+                module = _module_name(relative)
+                key = (relative, frozenset(n for n in names if n.startswith(module + ".")))
+                if key not in cache:
+                    text = (source_dir / relative).read_text(encoding="utf-8")
+                    cache[key] = stub_source(text, module, names)[0].encode("utf-8")
+                data = cache[key]
             if link_from is not None:
                 existing = link_from / relative
                 same = data is None or (existing.exists() and existing.read_bytes() == data)
@@ -176,7 +187,9 @@ def _copy_stubbed(source_dir: Path, target: Path, names: set[str], link_from: Pa
             destination.chmod(0o644)
 
 
-def build_stage(stage: Path, stubs: Mapping[str, Iterable[str]], source_dir: Path | None = None) -> dict[str, str]:
+def build_stage(
+    stage: Path, stubs: Mapping[str, Iterable[str]], source_dir: Path | None = None
+) -> dict[str, str]:
     """Write the stage folder: ``base/`` and one ``ex/<n>/`` per key of ``stubs``.
 
     Args:
@@ -196,7 +209,8 @@ def build_stage(stage: Path, stubs: Mapping[str, Iterable[str]], source_dir: Pat
     own = {k: {n for n in v if n.startswith(PACKAGE + ".")} for k, v in stubs.items()}
     union = set().union(*own.values()) if own else set()
     base = stage / "base" / PACKAGE
-    _copy_stubbed(source_dir, base, union, None)
+    cache: dict = {}
+    _copy_stubbed(source_dir, base, union, None, cache)
     (stage / "base").chmod(0o755)
     (stage / "ex").mkdir(exist_ok=True)
     (stage / "ex").chmod(0o755)
@@ -205,6 +219,6 @@ def build_stage(stage: Path, stubs: Mapping[str, Iterable[str]], source_dir: Pat
         folder = stage / "ex" / str(number)
         folder.mkdir()
         folder.chmod(0o755)
-        _copy_stubbed(source_dir, folder / PACKAGE, names, base)
+        _copy_stubbed(source_dir, folder / PACKAGE, names, base, cache)
         folders[exercise_id] = str(number)
     return folders
