@@ -10,11 +10,11 @@ import importlib
 
 from course_lib.errors import CourseLibError
 from course_lib.exercises.core import (
+    KINDS,
     Case,
     Exercise,
     ExerciseFailed,
     ForbiddenUse,
-    KINDS,
     call,
     check,
     compare,
