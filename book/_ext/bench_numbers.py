@@ -128,8 +128,12 @@ def load(path: Path = RESULTS) -> dict[str, str]:
 
 
 def add_substitutions(app, config) -> None:
+    # Results next to the book being built (a copied test book has none: then no names, and
+    # a page that uses one fails the build with "undefined substitution").
+    results = Path(app.confdir) / "benchmarks" / "results" / "latest.json"
+    generated = load(results) if results.is_file() else {}
     # Names a page sets itself in _config.yml win over generated ones.
-    config.myst_substitutions = {**load(), **(config.myst_substitutions or {})}
+    config.myst_substitutions = {**generated, **(config.myst_substitutions or {})}
 
 
 def setup(app):
