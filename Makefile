@@ -128,8 +128,7 @@ $(OLDEST_VENV)/.stamp: pyproject.toml constraints.txt scripts/oldest_constraints
 oldest: venv $(OLDEST_VENV)/.stamp
 	$(OLDEST_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .
 	$(BIN)/python scripts/oldest_constraints.py --verify $(OLDEST_VENV)/bin/python
-	$(OLDEST_VENV)/bin/python -m pytest -p no:cacheprovider $(OLDEST_TESTS) \
-		--deselect tests/test_data.py::test_corpus_is_generated_fast  # a timing test: make test has it
+	$(OLDEST_VENV)/bin/python -m pytest -p no:cacheprovider $(OLDEST_TESTS)
 
 bench: venv site-js
 	$(BIN)/python -m benchmarks
