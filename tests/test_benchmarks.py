@@ -172,3 +172,22 @@ def test_speed_benchmark_runs_and_compares_like_with_like():
     shares = result["train_step_profile_percent"]
     assert set(shares) == {"course_lib", "nn.Transformer"}
     assert all(0 < share <= 100 for ops in shares.values() for share in ops.values())
+
+
+def test_depth_budget_counts_cpu_time_not_wall_time():
+    """run_depth gives each configuration the same CPU time of training steps, so a busy
+    machine (a slow wall clock) does not change how much each one trains."""
+    from tiny_training import PAIRS, tiny_model, tiny_settings, tokenizers
+
+    from benchmarks.bench_training import _CpuBudgetTrainer
+
+    src_tok, tgt_tok = tokenizers()
+    settings = tiny_settings(max_steps=None, max_minutes=0.002, eval_every=10**9)
+    trainer = _CpuBudgetTrainer(
+        tiny_model(src_tok, tgt_tok), src_tok, tgt_tok, PAIRS, None, settings
+    )
+    trainer.train_seconds = 10**6  # a wall clock far past the budget changes nothing
+    assert trainer._budget_spent() == ""
+    trainer.fit()
+    assert trainer.history.stopped == "max_minutes"
+    assert trainer.cpu_seconds >= 60 * 0.002 and trainer.step >= 1
