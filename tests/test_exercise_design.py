@@ -34,19 +34,10 @@ CHAPTERS = {int(path.name[:2]): path for path in sorted(CHAPTERS_DIR.glob("[0-9]
 SOLUTION = re.compile(r"### BEGIN SOLUTION.*?### END SOLUTION", re.S)
 MIN_LINE = 25  # shorter body lines ("return x", "import torch") prove nothing
 FRESH_SEEDS = range(5)
-# Chapter 6 was still being edited when the other chapters' exercises were redesigned; its
-# new exercises wait in .handoff/exercises-ch6-pending/. Until they are applied, chapter 6's
-# old exercises are expected to fail the design checks (and only they are).
-PENDING_CH6 = "ch06_labels_checkpoint" not in REGISTRY
-PENDING = pytest.mark.xfail(PENDING_CH6, reason="chapter 6 exercises pending (issue 16)")
-
-
-def pending(exercise) -> bool:
-    return PENDING_CH6 and exercise.chapter == 6
 
 
 def params(exercises) -> list:
-    return [pytest.param(e, id=e.id, marks=[PENDING] if pending(e) else []) for e in exercises]
+    return [pytest.param(e, id=e.id) for e in exercises]
 
 
 ALL = list(REGISTRY.values())
@@ -64,9 +55,7 @@ def by_chapter() -> dict[int, list]:
 # --- per chapter: kinds and counts -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "chapter", [pytest.param(n, marks=[PENDING] if n == 6 else []) for n in sorted(CHAPTERS)]
-)
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_each_chapter_has_a_checkpoint_an_implementation_and_three_exercises(chapter):
     exercises = by_chapter()[chapter]
     kinds = Counter(e.kind for e in exercises)
@@ -84,7 +73,7 @@ def test_each_chapter_has_a_checkpoint_an_implementation_and_three_exercises(cha
 
 
 def test_registry_fields_are_complete():
-    for exercise in [e for e in ALL if not pending(e)]:
+    for exercise in ALL:
         where = exercise.id
         assert exercise.kind in KINDS, where
         assert exercise.explanation.strip(), f"{where}: no explanation"
@@ -102,7 +91,7 @@ def test_registry_fields_are_complete():
 
 def test_hints_point_at_the_idea_not_the_code():
     """No hint spells out code or a formula: no assignment, no torch call, no operators."""
-    for exercise in [e for e in ALL if not pending(e)]:
+    for exercise in ALL:
         for pattern in ("=", "torch.", "**", " @ ", "lambda", "[:,", "dim="):
             assert pattern not in exercise.hint, f"{exercise.id}: hint contains {pattern!r}"
 

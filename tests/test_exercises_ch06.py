@@ -1,145 +1,198 @@
-"""Chapter 6 exercises: registered, references pass their own cases, the notebook's solutions
-pass in a fresh namespace, and typical wrong answers fail with a helpful message."""
+"""Hidden tests for the exercises of chapter 6 (two checkpoints, label smoothing towards a
+prior, a warm-up + linear-decay schedule); see also test_exercise_design.py.
+
+- every registered reference passes its own cases, and the cases are deterministic;
+- the checkpoint answers follow from the library (``teacher_forcing``) and from the loss;
+- the prior-smoothed loss with a uniform prior is the chapter's label-smoothed loss, and
+  ``F.cross_entropy(label_smoothing=...)``;
+- the master notebook's solution cells, run alone in a fresh namespace (as the grader runs
+  them), pass the self-check; the student version says "not implemented" / "no answer yet";
+- typical wrong answers fail with a message that gives the hint.
+"""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
+import re
 
+import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
-from exercise_helpers import run_solution_alone
+from conftest import CHAPTERS_DIR
+from exercise_helpers import (
+    assert_cases_deterministic,
+    assert_rejected_with_hint,
+    run_solution_alone,
+)
+from exercise_helpers import solution_cells as notebook_solution_cells
 
-from course_lib.exercises import ExerciseFailed, all_exercises, check, expected_outputs
-from course_lib.exercises.ch06 import EXERCISES
+from course_lib.exercises import ExerciseFailed, ch06, check
+from course_lib.train import label_smoothed_cross_entropy, teacher_forcing
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "chapters" / "06_training.ipynb"
+EXERCISES = {exercise.id: exercise for exercise in ch06.EXERCISES}
+FUNCTIONS = [i for i, e in EXERCISES.items() if e.kind != "checkpoint"]
+NOTEBOOK = CHAPTERS_DIR / "06_training.ipynb"
 
 
 def test_registered_with_stable_ids():
-    registry = all_exercises()
-    assert [e.id for e in EXERCISES] == [
-        "ch06_teacher_forcing",
-        "ch06_smoothed_loss",
-        "ch06_noam_lr",
+    assert list(EXERCISES) == [
+        "ch06_labels_checkpoint",
+        "ch06_uniform_loss_checkpoint",
+        "ch06_prior_smoothed_loss",
+        "ch06_warmup_linear_lr",
     ]
-    for exercise in EXERCISES:
-        assert registry[exercise.id] is exercise
-        assert exercise.chapter == 6 and exercise.points > 0 and exercise.hint
+    assert all(e.chapter == 6 and e.id.startswith("ch06_") for e in EXERCISES.values())
 
 
-def _finite(value) -> bool:
-    if isinstance(value, torch.Tensor):
-        return not value.is_floating_point() or bool(torch.isfinite(value).all())
-    if isinstance(value, (list, tuple)):
-        return all(_finite(v) for v in value)
-    return not isinstance(value, float) or math.isfinite(value)
-
-
-@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
-def test_reference_passes_its_own_cases_deterministically(exercise):
-    first, second = expected_outputs(exercise), expected_outputs(exercise)
-    assert len(first) >= 4
-    for (case, a), (_, b) in zip(first, second):
-        assert _finite(a), f"{case.name}: the reference gave inf/nan"
-        if isinstance(a, float):
-            assert a == b
-        else:
-            torch.testing.assert_close(a, b, msg=case.name)
+@pytest.mark.parametrize("exercise_id", FUNCTIONS)
+def test_reference_passes_its_own_cases(exercise_id, capsys):
+    exercise = EXERCISES[exercise_id]
     check(exercise, exercise.reference)
+    assert f"✓ {exercise_id}" in capsys.readouterr().out
 
 
-def test_expected_values_by_hand():
-    refs = {e.id: e.reference for e in EXERCISES}
-    decoder_input, labels = refs["ch06_teacher_forcing"](torch.tensor([[11, 12], [21, 0]]))
-    assert decoder_input.tolist() == [[1, 11, 12], [1, 21, 0]]
-    assert labels.tolist() == [[11, 12, 2], [21, 2, 0]]
-    logits = torch.tensor([[0.0, 0.0, math.log(2.0)]])
-    assert refs["ch06_smoothed_loss"](logits, torch.tensor([2]), 0.0).item() == pytest.approx(
-        -math.log(0.5)
-    )
-    assert refs["ch06_smoothed_loss"](logits, torch.tensor([0]), 0.1).item() == 0.0
-    extreme = torch.tensor([[0.0, 1e4, -1e4, 5.0]])  # -log p_y = 20,000: no floor at -100
-    assert refs["ch06_smoothed_loss"](extreme, torch.tensor([2]), 0.1).item() == pytest.approx(
-        F.cross_entropy(extreme, torch.tensor([2]), label_smoothing=0.1).item(), rel=1e-6
-    )
-    assert refs["ch06_noam_lr"](4000, 512, 4000) == pytest.approx((512 * 4000) ** -0.5)
+@pytest.mark.parametrize("exercise_id", FUNCTIONS)
+def test_cases_are_deterministic(exercise_id):
+    assert_cases_deterministic(EXERCISES[exercise_id])
 
 
-@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
-def test_the_chapter_solution_passes_in_a_fresh_namespace(exercise):
-    run_solution_alone(exercise, NOTEBOOK)
-
-
-def _shift_without_per_row_end(tgt):
-    start = torch.ones(tgt.size(0), 1, dtype=tgt.dtype)
-    end = torch.full((tgt.size(0), 1), 2, dtype=tgt.dtype)
-    return torch.cat([start, tgt], 1), torch.cat([tgt, end], 1)  # <end> after the padding
-
-
-def _loss_with_log_of_softmax(logits, labels, smoothing):
-    log_probs = logits.softmax(-1).log()  # -inf for tiny probabilities
-    keep = labels != 0
-    nll = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
-    loss = (1 - smoothing) * nll + smoothing * -log_probs.mean(-1)
-    return loss[keep].sum() / keep.sum().clamp(min=1)
-
-
-def _loss_clamped_at_minus_100(logits, labels, smoothing):
-    log_probs = logits.float().log_softmax(-1).clamp(min=-100.0)  # the old, wrong floor
-    keep = labels != 0
-    nll = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
-    loss = (1 - smoothing) * nll + smoothing * -log_probs.mean(-1)
-    return torch.where(keep, loss, torch.zeros_like(loss)).sum() / keep.sum().clamp(min=1)
-
-
-def _loss_smoothing_over_impossible_classes(logits, labels, smoothing):
-    log_probs = logits.float().log_softmax(-1)  # right, but -inf classes get mass eps / V
-    keep = labels != 0
-    nll = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
-    loss = (1 - smoothing) * nll + smoothing * -log_probs.mean(-1)
-    return torch.where(keep, loss, torch.zeros_like(loss)).sum() / keep.sum().clamp(min=1)
-
-
-def _loss_dividing_by_all_tokens(logits, labels, smoothing):
-    return (
-        F.cross_entropy(
-            logits.reshape(-1, logits.size(-1)),
-            labels.reshape(-1),
-            ignore_index=0,
-            label_smoothing=smoothing,
-            reduction="sum",
-        )
-        / labels.numel()
-    )
-
-
-def _noam_without_warmup(step, d_model, warmup_steps):
-    return d_model**-0.5 * step**-0.5
+def test_checkpoint_answers_follow_from_the_library():
+    _, labels = teacher_forcing(torch.tensor([[11, 12, 13], [21, 0, 0]]))
+    assert labels.tolist() == ch06.reference_labels_checkpoint() == [[11, 12, 13, 2], [21, 2, 0, 0]]
+    uniform = torch.zeros(1, 1, 1000)
+    loss = label_smoothed_cross_entropy(uniform, torch.tensor([[5]]), 0.0)
+    assert math.isclose(float(loss), ch06.reference_uniform_loss_checkpoint(), rel_tol=1e-6)
 
 
 @pytest.mark.parametrize(
-    "exercise_id, wrong, fragment",
+    ("exercise_id", "wrong", "right"),
     [
-        ("ch06_teacher_forcing", _shift_without_per_row_end, "values differ"),
-        ("ch06_smoothed_loss", _loss_with_log_of_softmax, "case"),
-        ("ch06_smoothed_loss", _loss_dividing_by_all_tokens, "values differ"),
-        ("ch06_smoothed_loss", _loss_clamped_at_minus_100, "huge logits"),
-        ("ch06_smoothed_loss", _loss_smoothing_over_impossible_classes, "logit -inf"),
-        ("ch06_noam_lr", _noam_without_warmup, "expected"),
+        (
+            "ch06_labels_checkpoint",
+            [[11, 12, 13, 0], [21, 0, 0, 0]],
+            [[11, 12, 13, 2], [21, 2, 0, 0]],
+        ),
+        (
+            "ch06_labels_checkpoint",
+            [[1, 11, 12, 13], [1, 21, 0, 0]],
+            ((11, 12, 13, 2), (21, 2, 0, 0)),
+        ),
+        ("ch06_uniform_loss_checkpoint", 1000.0, math.log(1000)),
+        ("ch06_uniform_loss_checkpoint", 0.001, 6.907755278982137),
     ],
 )
-def test_typical_mistakes_fail_with_a_hint(exercise_id, wrong, fragment):
-    with pytest.raises(ExerciseFailed) as error:
-        check(exercise_id, wrong)
-    message = str(error.value)
-    assert fragment in message and "Hint:" in message
+def test_checkpoints(exercise_id, wrong, right):
+    with pytest.raises(ExerciseFailed, match="not quite"):
+        check(EXERCISES[exercise_id], wrong)
+    check(EXERCISES[exercise_id], right)
 
 
-def test_not_implemented_says_so():
-    def stub(tgt):
-        raise NotImplementedError()
+def test_a_uniform_prior_is_the_chapters_label_smoothing():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 5, 11, generator=g) * 4
+    labels = torch.randint(1, 11, (3, 5), generator=g)
+    labels[1, 3:] = 0
+    uniform = torch.full((11,), 1 / 11)
+    ours = ch06.reference_prior_smoothed_loss(logits, labels, 0.1, uniform)
+    torch.testing.assert_close(ours, label_smoothed_cross_entropy(logits, labels, 0.1))
+    torch.testing.assert_close(
+        ours, F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=0, label_smoothing=0.1)
+    )
 
+
+def test_schedule_peaks_then_falls_to_zero():
+    lr = [ch06.reference_warmup_linear_lr(s, 1e-3, 10, 50) for s in range(0, 60)]
+    assert lr[0] == 0.0 and max(lr) == lr[10] == 1e-3
+    assert all(a <= b for a, b in zip(lr[:10], lr[1:11]))
+    assert all(a >= b for a, b in zip(lr[10:50], lr[11:51]))
+    assert lr[50:] == [0.0] * 10
+
+
+# --- the master notebook --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_master_notebook_solution_passes_in_a_fresh_namespace(exercise_id, capsys):
+    exercise = EXERCISES[exercise_id]
+    run_solution_alone(exercise, NOTEBOOK)
+    assert f"✓ {exercise_id}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_solution_cell_is_followed_by_its_self_check(exercise_id):
+    cells = nbformat.read(NOTEBOOK, as_version=4).cells
+    index = next(
+        i
+        for i, c in enumerate(cells)
+        if c.metadata.get("course", {}).get("exercise") == exercise_id
+    )
+    solution, self_check = cells[index], cells[index + 1]
+    assert solution.metadata["nbgrader"]["grade_id"] == exercise_id
+    assert solution.metadata["nbgrader"]["solution"] is True
+    assert "hide-input" in solution.metadata.get("tags", [])
+    assert "### BEGIN SOLUTION" in solution.source and "### END SOLUTION" in solution.source
+    assert self_check.metadata["nbgrader"]["grade_id"] == f"{exercise_id}_check"
+    assert self_check.metadata["nbgrader"]["locked"] is True
+    assert f'check("{exercise_id}", {EXERCISES[exercise_id].function})' in self_check.source
+
+
+@pytest.mark.parametrize("exercise_id", FUNCTIONS)
+def test_student_version_says_not_implemented(exercise_id):
+    exercise = EXERCISES[exercise_id]
+    source = notebook_solution_cells(NOTEBOOK)[exercise_id]
+    student = re.sub(
+        r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError()", source, flags=re.S
+    )
+    namespace: dict = {}
+    exec(compile(student, exercise_id, "exec"), namespace)  # noqa: S102
     with pytest.raises(ExerciseFailed, match="not implemented yet"):
-        check("ch06_teacher_forcing", stub)
+        check(exercise, namespace[exercise.function])
+
+
+# --- wrong answers ----------------------------------------------------------------------------
+
+
+def prior_loss_with_log_of_softmax(logits, labels, smoothing, prior):
+    log_probs = logits.float().softmax(-1).log()  # -inf for very unlikely tokens
+    nll = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    per_token = (1 - smoothing) * nll - smoothing * (log_probs * prior).sum(-1)
+    real = labels != 0
+    return per_token[real].sum() / real.sum().clamp(min=1)
+
+
+def prior_loss_counting_padding(logits, labels, smoothing, prior):
+    log_probs = logits.float().log_softmax(-1)
+    nll = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    per_token = (1 - smoothing) * nll - smoothing * (log_probs * prior).sum(-1)
+    return per_token.mean()  # padding positions count too
+
+
+def prior_loss_ignoring_the_prior(logits, labels, smoothing, prior):
+    return F.cross_entropy(
+        logits.transpose(1, 2), labels, ignore_index=0, label_smoothing=smoothing
+    )
+
+
+def schedule_without_decay(step, peak_lr, warmup_steps, total_steps):
+    return peak_lr * min(1.0, step / warmup_steps) if warmup_steps else peak_lr
+
+
+def schedule_that_goes_negative(step, peak_lr, warmup_steps, total_steps):
+    if step < warmup_steps:
+        return peak_lr * step / warmup_steps
+    return peak_lr * (total_steps - step) / (total_steps - warmup_steps)
+
+
+WRONG = [
+    ("ch06_prior_smoothed_loss", prior_loss_with_log_of_softmax),
+    ("ch06_prior_smoothed_loss", prior_loss_counting_padding),
+    ("ch06_prior_smoothed_loss", prior_loss_ignoring_the_prior),
+    ("ch06_warmup_linear_lr", schedule_without_decay),
+    ("ch06_warmup_linear_lr", schedule_that_goes_negative),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "wrong"), WRONG, ids=[w.__name__ for _, w in WRONG])
+def test_wrong_answer_fails_with_expected_and_hint(exercise_id, wrong):
+    assert_rejected_with_hint(EXERCISES[exercise_id], wrong)

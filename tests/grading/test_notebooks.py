@@ -105,3 +105,14 @@ def test_read_notebook_rejects_what_is_not_a_notebook(tmp_path):
         read_notebook(link)
     with pytest.raises(NotANotebook, match="not a regular file"):
         read_notebook(tmp_path)
+
+
+def test_a_checkpoint_answer_region_becomes_an_empty_answer():
+    """The student copy of `ANSWER = ...` is `ANSWER = None`, so the self-check below it says
+    "no answer yet" instead of raising NameError; code regions still raise."""
+    source = "### BEGIN SOLUTION\nANSWER_SHAPE = (2, 8, 5, 64)\n### END SOLUTION"
+    stripped, regions = strip_solutions(source)
+    assert regions == 1
+    assert stripped == "ANSWER_SHAPE = None  # your answer"
+    mixed = "### BEGIN SOLUTION\nANSWER = 3\nprint(ANSWER)\n### END SOLUTION"
+    assert "raise NotImplementedError()" in strip_solutions(mixed)[0]

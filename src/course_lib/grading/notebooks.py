@@ -9,8 +9,10 @@ copies: cells tagged ``remove-student`` (or ``hidden``) and anything between
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,15 +150,22 @@ def find_exercise_cells(
 
 
 def _replace_regions(
-    source: str, begin: str, end: str, replacement: list[str] | None, where: str
+    source: str,
+    begin: str,
+    end: str,
+    replacement: list[str] | Callable[[list[str]], list[str]] | None,
+    where: str,
 ) -> tuple[str, int]:
     """Replace each ``begin``..``end`` region (markers included) by ``replacement`` lines
-    indented like the ``begin`` marker (``None`` removes the region). Returns the new source
-    and the number of regions."""
+    indented like the ``begin`` marker (``None`` removes the region; a callable gets the
+    region's lines and returns the replacement). Returns the new source and the number of
+    regions."""
     lines = source.split("\n")
     out: list[str] = []
+    body: list[str] = []
     regions = 0
     inside = False
+    indent = ""
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if stripped.startswith(begin):
@@ -165,12 +174,16 @@ def _replace_regions(
             inside = True
             regions += 1
             indent = line[: len(line) - len(line.lstrip())]
-            out.extend(indent + r for r in replacement or [])
+            body = []
         elif stripped.startswith(end):
             if not inside:
                 raise CourseLibError(f"{where}: line {number}: '{end}' without '{begin}'")
             inside = False
-        elif not inside:
+            lines_in = replacement(body) if callable(replacement) else replacement or []
+            out.extend(indent + r for r in lines_in)
+        elif inside:
+            body.append(line)
+        else:
             out.append(line)
     if inside:
         raise CourseLibError(f"{where}: '{begin}' is never closed by '{end}'")
@@ -184,12 +197,29 @@ def strip_solutions(source: str, cell_type: str = "code", where: str = "cell") -
     at the indentation of its ``### BEGIN SOLUTION`` line, so the function signature and
     docstring above it stay. In markdown cells it becomes ``YOUR ANSWER HERE``.
     """
-    replacement = (
-        ["# YOUR CODE HERE", "raise NotImplementedError()"]
-        if cell_type == "code"
-        else ["YOUR ANSWER HERE"]
-    )
-    return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, replacement, where)
+    if cell_type != "code":
+        return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, ["YOUR ANSWER HERE"], where)
+    return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, _student_code, where)
+
+
+def _student_code(body: list[str]) -> list[str]:
+    """What a student sees instead of a solution region: ``NAME = None  # your answer`` for
+    each name a checkpoint's answer region assigns (so the self-check below it says "no answer
+    yet" instead of raising NameError), else ``raise NotImplementedError()``."""
+    try:
+        tree = ast.parse(textwrap.dedent("\n".join(body)))
+    except SyntaxError:
+        tree = None
+    names = [
+        target.id
+        for node in (tree.body if tree else [])
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    ]
+    if tree and tree.body and len(names) == len(tree.body):
+        return [f"{name} = None  # your answer" for name in names]
+    return ["# YOUR CODE HERE", "raise NotImplementedError()"]
 
 
 def strip_hidden_tests(source: str, where: str = "cell") -> tuple[str, int]:
