@@ -13,6 +13,7 @@ import math
 import random
 
 import torch
+
 from course_lib.exercises.core import Case, Exercise
 from course_lib.train import teacher_forcing
 
@@ -64,9 +65,7 @@ def _prior_cases() -> list[Case]:
             "a uniform prior over all six tokens",
             (logits, labels, 0.1, torch.full((6,), 1 / 6)),
         ),
-        Case(
-            "smoothing 1: the prior is the whole target", (logits, labels, 1.0, unigram)
-        ),
+        Case("smoothing 1: the prior is the whole target", (logits, labels, 1.0, unigram)),
         Case(
             "a batch of padding only: 0, not nan",
             (logits, torch.zeros(2, 4, dtype=torch.long), 0.1, unigram),

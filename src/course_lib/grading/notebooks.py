@@ -210,14 +210,11 @@ def _student_code(body: list[str]) -> list[str]:
         tree = ast.parse(textwrap.dedent("\n".join(body)))
     except SyntaxError:
         tree = None
-    names = [
-        target.id
-        for node in (tree.body if tree else [])
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    ]
-    if tree and tree.body and len(names) == len(tree.body):
+    body_nodes = tree.body if tree else []
+    assigns = [node for node in body_nodes if isinstance(node, ast.Assign)]
+    names = [t.id for node in assigns for t in node.targets if isinstance(t, ast.Name)]
+    only_answers = all(isinstance(n, (ast.Assign, ast.Import, ast.ImportFrom)) for n in body_nodes)
+    if assigns and only_answers and len(names) == len(assigns):
         return [f"{name} = None  # your answer" for name in names]
     return ["# YOUR CODE HERE", "raise NotImplementedError()"]
 
