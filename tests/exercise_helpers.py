@@ -4,6 +4,7 @@ rejected with the exercise's hint."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -49,3 +50,35 @@ def assert_rejected_with_hint(exercise: Exercise, wrong) -> None:
     message = str(info.value)
     assert "Expected" in message and "Hint" in message, message
     assert exercise.hint in message
+
+
+def assert_student_version_says_not_implemented(exercise: Exercise, notebook: Path) -> None:
+    """The chapter's solution cell with its solution region replaced (as in a student copy)
+    defines a function whose self-check says "not implemented yet"."""
+    source = solution_cells(notebook)[exercise.id]
+    student = re.sub(
+        r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError()", source, flags=re.S
+    )
+    namespace: dict = {}
+    exec(compile(student, exercise.id, "exec"), namespace)  # noqa: S102 - our own notebook
+    with pytest.raises(ExerciseFailed, match="not implemented yet"):
+        check(exercise, namespace[exercise.function])
+
+
+def assert_solution_followed_by_its_self_check(exercise: Exercise, notebook: Path) -> None:
+    """The solution cell carries the nbgrader metadata, is collapsed on the website, and the
+    locked self-check cell right after it calls ``check`` on the answer."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    index = next(
+        i
+        for i, c in enumerate(cells)
+        if c.metadata.get("course", {}).get("exercise") == exercise.id
+    )
+    solution, self_check = cells[index], cells[index + 1]
+    assert solution.metadata["nbgrader"]["grade_id"] == exercise.id
+    assert solution.metadata["nbgrader"]["solution"] is True
+    assert "hide-input" in solution.metadata.get("tags", [])
+    assert "### BEGIN SOLUTION" in solution.source and "### END SOLUTION" in solution.source
+    assert self_check.metadata["nbgrader"]["grade_id"] == f"{exercise.id}_check"
+    assert self_check.metadata["nbgrader"]["locked"] is True
+    assert f'check("{exercise.id}", {exercise.function})' in self_check.source

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import pytest
@@ -17,6 +16,7 @@ from conftest import CHAPTERS_DIR
 from exercise_helpers import (
     assert_cases_deterministic,
     assert_rejected_with_hint,
+    assert_student_version_says_not_implemented,
     run_solution_alone,
 )
 from exercise_helpers import solution_cells as notebook_solution_cells
@@ -73,14 +73,7 @@ def test_master_notebook_solution_passes_in_a_fresh_namespace(exercise_id, capsy
 @pytest.mark.parametrize("exercise_id", FUNCTIONS)
 def test_student_version_says_not_implemented(exercise_id):
     exercise = EXERCISES[exercise_id]
-    source = solution_cells(exercise.chapter)[exercise_id]
-    student = re.sub(
-        r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError()", source, flags=re.S
-    )
-    namespace: dict = {}
-    exec(compile(student, exercise_id, "exec"), namespace)  # noqa: S102
-    with pytest.raises(ExerciseFailed, match="not implemented yet"):
-        check(exercise, namespace[exercise.function])
+    assert_student_version_says_not_implemented(exercise, NOTEBOOKS[exercise.chapter])
 
 
 # --- wrong answers -------------------------------------------------------------------------------

@@ -12,8 +12,6 @@ test_exercise_design.py.
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 import pytest
 import torch
@@ -21,6 +19,8 @@ from conftest import CHAPTERS_DIR
 from exercise_helpers import (
     assert_cases_deterministic,
     assert_rejected_with_hint,
+    assert_solution_followed_by_its_self_check,
+    assert_student_version_says_not_implemented,
     run_solution_alone,
 )
 from exercise_helpers import solution_cells as notebook_solution_cells
@@ -138,33 +138,12 @@ def test_master_notebook_solution_passes_in_a_fresh_namespace(exercise_id, capsy
 
 @pytest.mark.parametrize("exercise_id", EXERCISES)
 def test_solution_cell_is_followed_by_its_self_check(exercise_id):
-    cells = notebook_cells()
-    index = next(
-        i
-        for i, c in enumerate(cells)
-        if c.metadata.get("course", {}).get("exercise") == exercise_id
-    )
-    solution, self_check = cells[index], cells[index + 1]
-    assert solution.metadata["nbgrader"]["grade_id"] == exercise_id
-    assert solution.metadata["nbgrader"]["solution"] is True
-    assert "hide-input" in solution.metadata.get("tags", [])
-    assert "### BEGIN SOLUTION" in solution.source and "### END SOLUTION" in solution.source
-    assert self_check.metadata["nbgrader"]["grade_id"] == f"{exercise_id}_check"
-    assert self_check.metadata["nbgrader"]["locked"] is True
-    assert f'check("{exercise_id}", {EXERCISES[exercise_id].function})' in self_check.source
+    assert_solution_followed_by_its_self_check(EXERCISES[exercise_id], NOTEBOOK)
 
 
 @pytest.mark.parametrize("exercise_id", FUNCTIONS)
 def test_student_version_says_not_implemented(exercise_id):
-    exercise = EXERCISES[exercise_id]
-    source = solution_cells()[exercise_id]
-    student = re.sub(
-        r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError()", source, flags=re.S
-    )
-    namespace: dict = {}
-    exec(compile(student, exercise_id, "exec"), namespace)  # noqa: S102
-    with pytest.raises(ExerciseFailed, match="not implemented yet"):
-        check(exercise, namespace[exercise.function])
+    assert_student_version_says_not_implemented(EXERCISES[exercise_id], NOTEBOOK)
 
 
 # --- wrong answers ----------------------------------------------------------------------------
