@@ -36,7 +36,9 @@ def table_text() -> str:
         "|---|---|---|---|---|---|",
     ]
     for exercise in registry.values():
-        title = exercise.title.replace("|", "\\|")
+        # "<end>" and the like as entities, or the browser swallows them as unknown tags
+        title = exercise.title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        title = title.replace("|", "\\|")
         lines.append(
             f"| {exercise.chapter} | `{exercise.id}` | {exercise.kind} | "
             f"{_points(exercise.points)} | {exercise.minutes} | {title} |"
