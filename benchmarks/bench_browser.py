@@ -27,20 +27,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from scripts.chromium import CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("COURSE_BOOK_DIR", ROOT)) / "_build" / "html"  # as the site tests
 PAGE = "book/translator.html"
 SENTENCES = ("I hate pizza", "We don't eat the big red apples")
 REPEATS = 10
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -30,20 +30,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import yaml
+from chromium import CHROMIUM_ARGS  # scripts/chromium.py, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "_build" / "pdf"
 PDF_NAME = "the-transformer-step-by-step.pdf"
 SITE_COPY = ROOT / "_build" / "html" / "book" / PDF_NAME
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Wide code and tables are wrapped instead of cut at the page edge; the navigation, the
 # header buttons and the "show code" toggles are for the screen only.
 PRINT_CSS = """

@@ -30,6 +30,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from scripts.chromium import CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS_DIR = ROOT / "chapters"
 BOOK = Path(os.environ.get("COURSE_BOOK_DIR", ROOT)).resolve()
@@ -115,16 +117,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 # --- browser tests: the built site, a local server, headless Chromium ------------------------
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def chromium_path() -> str | None:
@@ -237,3 +229,18 @@ def page_and_log(browser):
     context, page, log = open_offline_page(browser)
     yield page, log
     context.close()
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def wait_until_settled(page) -> None:
+    """Wait for MathJax, the widgets and every image of the page."""
+    page.wait_for_load_state("networkidle")
+    page.evaluate("async () => { if (window.MathJax?.startup) await MathJax.startup.promise; }")
+    if page.locator(f'script[type="{WIDGET_VIEW}"]').count():
+        page.wait_for_selector(".jupyter-widgets", timeout=30_000)
+        page.wait_for_load_state("networkidle")
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
+    page.evaluate("() => window.scrollTo(0, 0)")

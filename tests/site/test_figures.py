@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import BOOK, SHOTS, open_offline_page, toc_files
+from conftest import BOOK, SHOTS, open_offline_page, toc_files, wait_until_settled
 
 CHAPTERS = [page for page in toc_files(BOOK) if page.startswith("chapters/")]
 MODES = ("light", "dark")
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 # Images that are not figures: (a part of their src, why they need no numbered caption).
 NOT_FIGURES = [
@@ -109,17 +108,6 @@ class Pictures:
     figures: list[dict] = field(default_factory=list)
 
 
-def _settle(page) -> None:
-    page.wait_for_load_state("networkidle")
-    page.evaluate("async () => { if (window.MathJax?.startup) await MathJax.startup.promise; }")
-    if page.locator(f'script[type="{WIDGET_VIEW}"]').count():
-        page.wait_for_selector(".jupyter-widgets", timeout=30_000)
-        page.wait_for_load_state("networkidle")
-    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
-    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
-    page.evaluate("() => window.scrollTo(0, 0)")
-
-
 @pytest.fixture(scope="session")
 def pictures(browser, base_url, site):
     """pictures(chapter, mode) loads the chapter once per mode and returns its images."""
@@ -135,7 +123,7 @@ def pictures(browser, base_url, site):
                         "localStorage.setItem('theme', 'dark');"
                     )
                 page.goto(f"{base_url}/{chapter}.html", wait_until="load")
-                _settle(page)
+                wait_until_settled(page)
                 found = page.evaluate(IMAGES_JS)
                 shot = SHOTS / f"{Path(chapter).name}-{mode}.png"
                 page.screenshot(path=str(shot), full_page=True)

@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import BOOK, SHOTS, book_config, open_offline_page, toc_files
+from conftest import (
+    BOOK,
+    SHOTS,
+    WIDGET_VIEW,
+    book_config,
+    open_offline_page,
+    toc_files,
+    wait_until_settled,
+)
 
 import course_lib
 
@@ -31,7 +39,6 @@ CHAPTERS = [page for page in PAGES if page.startswith("chapters/")]
 HTML = [f"{page}.html" for page in PAGES]
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 RAW_TEX = ("$$", "\\(", "\\)", "\\[", "\\]", "\\frac", "\\sqrt", "\\mathrm")
 
 pytestmark = pytest.mark.browser
@@ -59,18 +66,6 @@ class Visit:
     content_colab_links: list[str] = field(default_factory=list)
     download_links: list[str] = field(default_factory=list)
     unknown_tags: list[str] = field(default_factory=list)
-
-
-def wait_until_settled(page) -> None:
-    """Wait for MathJax, the widgets and every image of the page."""
-    page.wait_for_load_state("networkidle")
-    page.evaluate("async () => { if (window.MathJax?.startup) await MathJax.startup.promise; }")
-    if page.locator(f'script[type="{WIDGET_VIEW}"]').count():
-        page.wait_for_selector(".jupyter-widgets", timeout=30_000)
-        page.wait_for_load_state("networkidle")
-    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
-    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
-    page.evaluate("() => window.scrollTo(0, 0)")
 
 
 def collect(page, path: str, source: str, problems: list[str]) -> Visit:

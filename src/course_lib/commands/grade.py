@@ -21,6 +21,25 @@ from course_lib.grading.grader import load_private_cases, load_registry
 from course_lib.grading.sandbox import Limits
 
 
+def add_registry_options(parser: argparse.ArgumentParser) -> None:
+    """``--registry`` and ``--private-cases``: which exercises, and the instructor's own cases
+    (shared by ``grade`` and ``gradescope``)."""
+    parser.add_argument(
+        "--registry",
+        default=None,
+        metavar="MODULE",
+        help="a module with an EXERCISES list (default: course_lib's own)",
+    )
+    parser.add_argument(
+        "--private-cases",
+        type=Path,
+        default=None,
+        metavar="FILE.py",
+        help="the instructor's private cases: a Python file defining "
+        "CASES = {exercise_id: [Case(...), ...]} (run by the grader, never shown to student code)",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "submissions",
@@ -77,20 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto: bubblewrap if it works, else process-only with a warning",
     )
-    parser.add_argument(
-        "--registry",
-        default=None,
-        metavar="MODULE",
-        help="a module with an EXERCISES list (default: course_lib's own)",
-    )
-    parser.add_argument(
-        "--private-cases",
-        type=Path,
-        default=None,
-        metavar="FILE.py",
-        help="the instructor's private cases: a Python file defining "
-        "CASES = {exercise_id: [Case(...), ...]} (run here, never shown to student code)",
-    )
+    add_registry_options(parser)
     parser.add_argument(
         "--seed",
         type=int,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from course_lib.commands.grade import add_registry_options
 from course_lib.grading.batch import expected_exercises
 from course_lib.grading.grader import load_private_cases, load_registry
 from course_lib.grading.lms import build_gradescope
@@ -35,19 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="grade this exercise (repeatable)",
     )
-    parser.add_argument(
-        "--registry",
-        default=None,
-        metavar="MODULE",
-        help="a module with an EXERCISES list (default: course_lib's own)",
-    )
-    parser.add_argument(
-        "--private-cases",
-        type=Path,
-        default=None,
-        metavar="FILE.py",
-        help="the instructor's private cases (copied into the package)",
-    )
+    add_registry_options(parser)  # private cases are copied into the package
     parser.add_argument(
         "--timeout",
         type=float,
