@@ -29,7 +29,14 @@ HEADLINE = (
     "train_step_ratio_vs_torch",
     "inference_forward_ratio_vs_torch",
     "kv_cache_speedup",
+    "translate_sentences_per_second",
+    "translate_beam_sentences_per_second",
+    "torch_translate_sentences_per_second",
+    "translate_sentences_per_second_ratio_vs_torch",
     "toy_seconds_to_99pct",
+    "real_target_chrf",
+    "real_seconds_to_target_chrf",
+    "torch_real_seconds_to_target_chrf",
     "real_bleu_10min",
     "real_chrf_10min",
     "torch_real_bleu_10min",
@@ -117,7 +124,9 @@ def bench_ablation(minutes: float) -> dict:
     )
     rows = list(runs.values())
     for before, row in zip([None, *rows], rows):
-        row["bleu_gain"] = None if before is None else round(row["bleu"] - before["bleu"], 2)
+        for metric in ("bleu", "chrf"):
+            gain = None if before is None else round(row[metric] - before[metric], 2)
+            row[f"{metric}_gain"] = gain
     return {
         "ablation_minutes": minutes,
         "ablation": rows,

@@ -35,8 +35,8 @@ import torch
 
 from course_lib.exercises import all_exercises
 from course_lib.grading.batch import grade_submissions
+from course_lib.grading.jobs import Limits
 from course_lib.grading.release import release
-from course_lib.grading.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = 40

@@ -5,17 +5,22 @@
   bundled corpus and measures the training time and number of steps until the held-out
   test pairs (verb-noun combinations never seen in training, "I hate pizza" among them)
   are translated with >= 99% exact match. Evaluation time is not counted as training.
-* :func:`run_real` trains, for the same wall-clock budget each, the course's recipe and a
-  plain ``nn.Transformer`` (word-level tokens, d_model 128, 3 + 3 post-norm layers, Adam
-  with warm-up, label smoothing 0.1, random batches) on the same split by English
-  sentence of ``tatoeba-eng-fra-large.tsv``, then scores both on the test split with
-  greedy decoding and sacrebleu (BLEU and chrF, all references of a sentence). Both are
-  also scored on a validation sample during training: BLEU against training time.
-* :func:`run_ablation_row` trains one row of :data:`ABLATION` (nn.Transformer's defaults,
-  then bucketing, pre-norm and a tied output layer added one at a time) for a short budget:
-  which part of the recipe is worth how many BLEU points.
+* :func:`run_real` trains the course's recipe, or (``--no-course``) a plain
+  ``nn.Transformer`` (post-norm, untied, random batches; same tokens, width, depth, loss,
+  optimiser and schedule), on the split by English sentence of
+  ``tatoeba-eng-fra-large.tsv`` for the same wall-clock budget. Every
+  :data:`CURVE_EVERY` steps both are scored on the same validation sample (the pairs of the
+  first :data:`CURVE_SOURCES` validation sources) by the one evaluation path,
+  :func:`course_lib.evaluate.evaluate` (evaluation time is not training time): the
+  BLEU/chrF-against-time curve, and the headline, the training seconds until the
+  validation chrF first reaches :data:`TARGET_CHRF`. At the end both are scored on the
+  test split (BLEU, chrF, exact match; all references of a sentence).
+* :func:`run_ablation_row` trains one row of :data:`ABLATION` for a short budget: which
+  part of the recipe is worth how much.
 * :func:`run_depth` compares 3 + 3 and 6 + 6 layers, post-norm and pre-norm, after the same
   short budget (the chapter's "depth on a budget" table).
+* :func:`trained_real_model` is a model of the real recipe trained once (cached under
+  ``benchmarks/.cache/``) for the translation-speed benchmark.
 
 Run ``python benchmarks/bench_training.py toy`` or ``... real --minutes 10`` or
 ``... ablation --row 0 --minutes 3`` or ``... depth --minutes 3``; the last line
@@ -31,6 +36,7 @@ import math
 import platform
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,31 +44,31 @@ import torch
 from torch import nn
 
 from course_lib import data
-from course_lib.train import (
-    PAD,
-    REAL_TRAINING,
-    SMALL_MODEL,
-    START,
-    EncodedPairs,
-    Trainer,
-    TrainSettings,
-    WarmupInverseSqrtSchedule,
-    bucketed_batches,
-    build_model,
-    encode_pairs,
-    evaluate,
-    fit_tokenizers,
-    label_smoothed_cross_entropy,
-    recipe,
-    teacher_forcing,
-)
+from course_lib.batching import EncodedPairs, bucketed_batches, encode_pairs
+from course_lib.callbacks import Callback
+from course_lib.config import TransformerConfig
+from course_lib.evaluate import EvalResult, evaluate
+from course_lib.interop import copy_to_torch
+from course_lib.loss import label_smoothed_cross_entropy, teacher_forcing
+from course_lib.model import Transformer
+from course_lib.optim import WarmupInverseSqrtSchedule
+from course_lib.recipes import SMALL_MODEL, build_model, fit_tokenizers, recipe
+from course_lib.tokenize import END, PAD, START
+from course_lib.trainer import Trainer, TrainSettings
+from course_lib.translate import Translator, default_max_new_tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tatoeba-eng-fra-large.tsv"
+CACHE = ROOT / "benchmarks" / ".cache"  # gitignored: the trained model of trained_real_model
 warnings.filterwarnings("ignore", message=".*nested tensors is in prototype.*")
 SPLIT = {"valid_fraction": 0.05, "test_fraction": 0.05, "seed": 0}  # as `course-lib train`
-CURVE_EVERY = 400  # steps between two points of the BLEU-against-time curve
+CURVE_EVERY = 200  # steps between two points of the chrF-against-time curve
 CURVE_SOURCES = 300  # validation sources scored for the curve
+#: The real-data headline: training seconds until the validation chrF first reaches this.
+#: The recipe before issue 18 scored chrF 50.66 on the test split after 10 minutes.
+TARGET_CHRF = 50.0
+#: What ``course-lib train --corpus tatoeba`` uses: model fields, training settings, tokenizer.
+REAL_RECIPE = recipe("small", "tatoeba")
 
 
 def _machine(threads: int | None) -> dict[str, Any]:
@@ -98,20 +104,6 @@ class _CpuTimedTrainer(Trainer):
         record = super().validate()
         record["train_cpu_seconds"] = round(self.cpu_seconds, 3)
         return record
-
-
-class _CpuBudgetTrainer(_CpuTimedTrainer):
-    """A Trainer whose ``max_minutes`` budget counts the CPU time of its training steps
-    (see :class:`_CpuTimedTrainer`), not wall-clock time: on a shared machine every
-    configuration then gets the same amount of computation, whatever else is running."""
-
-    def _budget_spent(self) -> str:
-        s = self.settings
-        if s.max_steps is not None and self.step >= s.max_steps:
-            return "max_steps"
-        if s.max_minutes is not None and self.cpu_seconds >= 60 * s.max_minutes:
-            return "max_minutes"
-        return ""
 
 
 def run_toy(
@@ -176,13 +168,14 @@ def run_toy(
 
 
 # ----------------------------------------------------------------------------------------
-# The real corpus: the course's recipe against torch.nn.Transformer, same budget
+# The real corpus: the course's recipe against torch.nn.Transformer
 # ----------------------------------------------------------------------------------------
 
 
 class TorchBaseline(nn.Module):
-    """``nn.Transformer`` (post-norm, as in the paper) with embeddings x sqrt(d_model),
-    sinusoidal positions, dropout and an output layer; batch first; PAD = 0."""
+    """``nn.Transformer`` (post-norm as in the paper, unless ``norm_first``) with embeddings
+    x sqrt(d_model), sinusoidal positions, dropout and an output layer; batch first; PAD = 0.
+    """
 
     def __init__(
         self,
@@ -194,13 +187,23 @@ class TorchBaseline(nn.Module):
         d_ff: int = 512,
         dropout: float = 0.1,
         max_len: int = 128,
+        norm_first: bool = False,
     ):
         super().__init__()
         self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=PAD)
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=PAD)
-        self.transformer = nn.Transformer(
-            d_model, heads, layers, layers, d_ff, dropout, batch_first=True
-        )
+        with warnings.catch_warnings():  # "enable_nested_tensor is True, but ..." is noise here
+            warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
+            self.transformer = nn.Transformer(
+                d_model,
+                heads,
+                layers,
+                layers,
+                d_ff,
+                dropout,
+                batch_first=True,
+                norm_first=norm_first,
+            )
         self.generator = nn.Linear(d_model, tgt_vocab)
         self.dropout = nn.Dropout(dropout)
         position = torch.arange(max_len).unsqueeze(1)
@@ -212,6 +215,34 @@ class TorchBaseline(nn.Module):
         self.scale = math.sqrt(d_model)
         self.d_model = d_model
         self.max_len = max_len
+
+    @classmethod
+    def from_course(cls, model: Transformer) -> TorchBaseline:
+        """The same network as a course model, with its weights (``course_lib.interop``):
+        in eval mode both compute the same logits."""
+        c = model.config
+        peer = cls(
+            c.src_vocab_size,
+            c.tgt_vocab_size,
+            c.d_model,
+            c.n_heads,
+            c.n_encoder_layers,
+            c.d_ff,
+            c.dropout,
+            c.max_len,
+            c.norm_first,
+        )
+        if c.n_decoder_layers != c.n_encoder_layers:
+            raise ValueError("TorchBaseline has as many decoder layers as encoder layers")
+        peer.transformer.encoder.enable_nested_tensor = False  # compute padded positions too
+        peer.transformer.encoder.use_nested_tensor = False
+        copy_to_torch(model, peer.transformer)
+        with torch.no_grad():
+            peer.src_embed.weight.copy_(model.src_embed.embedding.weight)
+            peer.tgt_embed.weight.copy_(model.tgt_embed.embedding.weight)
+            peer.generator.weight.copy_(model.generator.weight)
+            peer.generator.bias.copy_(model.generator.bias)
+        return peer.train(model.training)
 
     def _embed(self, embedding: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
         return self.dropout(embedding(ids) * self.scale + self.pe[: ids.size(1)])
@@ -237,87 +268,197 @@ class TorchBaseline(nn.Module):
 
     @torch.no_grad()
     def greedy(self, src: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
-        """Greedy decoding (the encoder runs once; the decoder re-reads the prefix)."""
+        """Greedy decoding without a cache, as PyTorch's translation tutorial does it: the
+        encoder runs once, the decoder re-reads the whole prefix at every step; stops when
+        every sentence has produced ``<end>``. ``(batch, src_len)`` -> ``(batch, n)``."""
         memory = self.encode(src)
         ys = torch.full((src.size(0), 1), START, dtype=torch.long)
         done = torch.zeros(src.size(0), dtype=torch.bool)
         for _ in range(min(max_new_tokens, self.max_len - 1)):
-            nxt = self.decode(ys, memory, src)[:, -1].argmax(-1).masked_fill(done, PAD)
+            logits = self.decode(ys, memory, src)[:, -1]
+            logits[:, [PAD, START]] = float("-inf")  # never chosen (as the course's greedy)
+            nxt = logits.argmax(-1).masked_fill(done, PAD)
             ys = torch.cat([ys, nxt[:, None]], dim=1)
-            done |= nxt == 2
+            done |= nxt == END
             if bool(done.all()):
                 break
         return ys[:, 1:]
 
+    def translate(
+        self, sentences: list[str], src_tok: Any, tgt_tok: Any, batch_size: int = 64
+    ) -> list[str]:
+        """Translations of ``sentences`` (same order): tokenise, sort by length, pad into
+        batches of ``batch_size`` (1: one sentence at a time, as the tutorials do),
+        :meth:`greedy`, cut at ``<end>``, detokenise. The token limit is the course's
+        (:func:`course_lib.translate.default_max_new_tokens`); long sources are truncated."""
+        encoded = [src_tok.encode(s)[: self.max_len] or [PAD] for s in sentences]
+        order = sorted(range(len(sentences)), key=lambda i: len(encoded[i]))
+        out = [""] * len(sentences)
+        was_training = self.training
+        self.eval()
+        for begin in range(0, len(order), batch_size):
+            batch = order[begin : begin + batch_size]
+            width = max(len(encoded[i]) for i in batch)
+            src = torch.full((len(batch), width), PAD, dtype=torch.long)
+            for row, i in enumerate(batch):
+                src[row, : len(encoded[i])] = torch.tensor(encoded[i])
+            tokens = self.greedy(src, default_max_new_tokens(width, self.max_len)).tolist()
+            for row, i in enumerate(batch):
+                ids = tokens[row]
+                out[i] = tgt_tok.decode(ids[: ids.index(END)] if END in ids else ids)
+        self.train(was_training)
+        return out
 
-def _examples(
-    sources: list[str], hyps: list[str], refs: list[list[str]], count: int = 10
-) -> list[tuple[str, str, str]]:
+
+@dataclass
+class RealData:
+    """The real corpus as the benchmarks use it: the split by English sentence that
+    ``course-lib train`` makes, word tokenizers fitted on its training pairs, the encoded
+    training pairs, the validation sample of the curve (the pairs of the first
+    :data:`CURVE_SOURCES` validation sources) and the test pairs (strings)."""
+
+    src_tok: Any
+    tgt_tok: Any
+    train: EncodedPairs
+    valid: list[tuple[str, str]]
+    test: list[tuple[str, str]]
+    path: str
+
+
+def _first_sources(pairs: list[tuple[str, str]], limit: int | None) -> list[tuple[str, str]]:
+    """The pairs of the first ``limit`` distinct English sentences (None: all pairs)."""
+    if limit is None:
+        return pairs
+    keep = set(list(dict.fromkeys(e for e, _ in pairs))[:limit])
+    return [p for p in pairs if p[0] in keep]
+
+
+def real_data(
+    data_path: str | Path = DEFAULT_DATA,
+    test_limit: int | None = None,
+    curve_sources: int = CURVE_SOURCES,
+    tokenizer: dict[str, Any] | None = None,
+) -> RealData:
+    """:class:`RealData` for ``data_path``; ``test_limit`` keeps the first test sources only;
+    ``tokenizer`` overrides the recipe's tokenizer spec."""
+    splits = data.split_by_source(data.read_pairs_tsv(data_path), **SPLIT)
+    spec = {**REAL_RECIPE["tokenizer"], **(tokenizer or {})}
+    src_tok, tgt_tok = fit_tokenizers(splits.train, spec)
+    train = encode_pairs(splits.train, src_tok, tgt_tok, REAL_RECIPE["model"]["max_len"], "train")
+    return RealData(
+        src_tok,
+        tgt_tok,
+        train,
+        _first_sources(list(splits.valid), curve_sources),
+        _first_sources(list(splits.test), test_limit),
+        str(data_path),
+    )
+
+
+def _examples(result: EvalResult, count: int = 10) -> list[tuple[str, str, str]]:
     """``count`` ``(source, translation, first reference)`` triples from short to long
     sentences: evenly spaced in the sources sorted by length (the same sentences for any
     model scored on the same test set)."""
+    sources = result.sources
     by_length = sorted(range(len(sources)), key=lambda i: (len(sources[i].split()), sources[i]))
     if len(by_length) <= count:
         picked = by_length
     else:
         picked = [by_length[round(k * (len(by_length) - 1) / (count - 1))] for k in range(count)]
-    return [(sources[i], hyps[i], refs[i][0]) for i in picked]
+    return [(sources[i], result.hypotheses[i], result.references[i][0]) for i in picked]
 
 
-def _score(translate, test: EncodedPairs, tgt_tok, batch_size: int = 200) -> dict[str, float]:
-    """Greedy-translate each distinct source once; BLEU/chrF against all its references."""
-    import sacrebleu
+def _score_course(model: Transformer, corpus: RealData, pairs: list[tuple[str, str]]) -> EvalResult:
+    return evaluate(Translator(model, corpus.src_tok, corpus.tgt_tok), pairs, batch_size=200)
 
-    groups: dict[str, list[int]] = {}
-    for i, (english, _) in enumerate(test.pairs):
-        groups.setdefault(english, []).append(i)
-    firsts = sorted((m[0] for m in groups.values()), key=lambda i: len(test.src[i]))
-    out: dict[str, list[int]] = {}
-    for begin in range(0, len(firsts), batch_size):
-        idx = firsts[begin : begin + batch_size]
-        src, _ = test.batch(idx)
-        tokens = translate(src, 2 * src.size(1) + 10)
-        for row, i in enumerate(idx):
-            ids = []
-            for t in tokens[row].tolist():
-                if t in (2, PAD):
-                    break
-                ids.append(t)
-            out[test.pairs[i][0]] = ids
-    hyps, refs, exact = [], [], 0
-    for english, members in groups.items():
-        ids = out[english]
-        hyps.append(tgt_tok.decode(ids))
-        refs.append(list(dict.fromkeys(test.pairs[i][1] for i in members)))
-        exact += int(any(ids == test.tgt[i] and 3 not in test.tgt[i] for i in members))
-    width = max(len(r) for r in refs)
-    streams = [[r[k] if k < len(r) else None for r in refs] for k in range(width)]
-    bleu = sacrebleu.metrics.BLEU()
+
+def _score_peer(peer: TorchBaseline, corpus: RealData, pairs: list[tuple[str, str]]) -> EvalResult:
+    def translate(sentences: list[str]) -> list[str]:
+        return peer.translate(sentences, corpus.src_tok, corpus.tgt_tok, 200)
+
+    return evaluate(translate, pairs, batch_size=len(pairs))  # one call: sorted by length
+
+
+def _curve_point(step: int, seconds: float, scores: EvalResult) -> dict[str, Any]:
     return {
-        "bleu": bleu.corpus_score(hyps, streams).score,
-        "chrf": sacrebleu.corpus_chrf(hyps, streams).score,
-        "exact_match": exact / len(groups),
-        "n": len(groups),
-        "signature": str(bleu.get_signature()),
-        "examples": _examples(list(groups), hyps, refs),
+        "step": step,
+        "train_seconds": round(seconds, 1),
+        "bleu": round(scores.bleu, 2),
+        "chrf": round(scores.chrf, 2),
     }
 
 
+def seconds_to_target(curve: list[dict[str, Any]], target: float = TARGET_CHRF) -> float | None:
+    """Training seconds at the first curve point whose chrF reaches ``target`` (None: never).
+    An upper bound: the target may have been crossed up to :data:`CURVE_EVERY` steps earlier."""
+    return next((p["train_seconds"] for p in curve if p["chrf"] >= target), None)
+
+
+class Curve(Callback):
+    """Scores the course model on the validation sample every ``every`` steps and at the end
+    (the trainer does not count the time as training time) and records the curve."""
+
+    def __init__(self, corpus: RealData, every: int):
+        self.corpus, self.every, self.points = corpus, every, []
+
+    def _point(self, trainer: Any) -> None:
+        scores = _score_course(trainer.model, self.corpus, self.corpus.valid)
+        trainer.model.train()
+        self.points.append(_curve_point(trainer.step, trainer.train_seconds, scores))
+
+    def on_step(self, trainer: Any, loss: float) -> None:
+        if trainer.step % self.every == 0:
+            self._point(trainer)
+
+    def on_end(self, trainer: Any) -> None:
+        if not self.points or self.points[-1]["step"] != trainer.step:
+            self._point(trainer)
+
+
+class CpuBudget(Callback):
+    """Stops training after ``minutes`` of CPU time of this process (all threads) since the
+    loop started: with one thread it is what the steps would take on an idle core, whatever
+    else the machine is doing, so every configuration gets the same computation."""
+
+    def __init__(self, minutes: float):
+        self.seconds, self.began, self.used = 60 * minutes, 0.0, 0.0
+
+    def on_start(self, trainer: Any) -> None:
+        self.began = time.process_time()
+
+    def on_step(self, trainer: Any, loss: float) -> None:
+        self.used = time.process_time() - self.began
+        if self.used >= self.seconds:
+            trainer.stop("max_minutes")
+
+
+def _real_settings(minutes: float | None, seed: int, **overrides: Any) -> TrainSettings:
+    """The real-corpus recipe with a wall-clock budget and no validation of the trainer's
+    own (the benchmarks score with :class:`Curve` or at the end)."""
+    return TrainSettings(
+        **{
+            **REAL_RECIPE["training"],
+            "max_minutes": minutes,
+            "seed": seed,
+            "device": "cpu",
+            "progress": False,
+            "eval_every": 10**9,
+            **overrides,
+        }
+    )
+
+
 def _train_baseline(
-    model: TorchBaseline,
-    train: EncodedPairs,
-    settings: TrainSettings,
-    minutes: float,
-    valid: EncodedPairs,
-    tgt_tok: Any,
+    model: TorchBaseline, corpus: RealData, settings: TrainSettings, minutes: float
 ) -> dict[str, Any]:
-    """The baseline's loop: Trainer's loss, Adam, schedule and clipping, on plain random
+    """The baseline's loop: the course's loss, Adam, schedule and clipping, on plain random
     batches (no length bucketing: ``pool_batches=1``). Every :data:`CURVE_EVERY` steps and
-    at the end the model is scored on ``valid`` (not counted as training time)."""
+    at the end the model is scored on the validation sample (not counted as training)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
     scheduler = WarmupInverseSqrtSchedule(
         optimizer, model.d_model, settings.warmup_steps, settings.lr_scale
     )
+    train = corpus.train
     src_lengths = [len(s) for s in train.src]
     tgt_lengths = [len(t) for t in train.tgt]
     torch.manual_seed(settings.seed)
@@ -325,9 +466,7 @@ def _train_baseline(
     step, epoch, spent, losses, curve = 0, 0, 0.0, [], []
 
     def score() -> None:
-        model.eval()
-        curve.append(_curve_point(step, spent, _score(model.greedy, valid, tgt_tok)))
-        model.train()
+        curve.append(_curve_point(step, spent, _score_peer(model, corpus, corpus.valid)))
 
     while spent < 60 * minutes:
         for batch in bucketed_batches(
@@ -359,74 +498,32 @@ def _train_baseline(
     return {"steps": step, "train_seconds": spent, "losses": losses, "curve": curve}
 
 
-def _first_sources(pairs: list[tuple[str, str]], limit: int | None) -> list[tuple[str, str]]:
-    """The pairs of the first ``limit`` distinct English sentences (None: all pairs)."""
-    if limit is None:
-        return pairs
-    keep = set(list(dict.fromkeys(e for e, _ in pairs))[:limit])
-    return [p for p in pairs if p[0] in keep]
-
-
-def _real_corpus(
-    data_path: str | Path, test_limit: int | None = None, curve_sources: int = CURVE_SOURCES
-) -> tuple[Any, Any, EncodedPairs, EncodedPairs, EncodedPairs]:
-    """``(src_tok, tgt_tok, train, valid, test)`` for the real corpus: the split by English
-    sentence that ``course-lib train`` makes, word tokenizers fitted on the training pairs,
-    the pairs of the first ``curve_sources`` validation sources (for the BLEU curve) and of
-    the first ``test_limit`` test sources (None: all)."""
-    splits = data.split_by_source(data.read_pairs_tsv(data_path), **SPLIT)
-    spec = recipe("small", "tatoeba")
-    src_tok, tgt_tok = fit_tokenizers(splits.train, spec["tokenizer"])
-    max_len = spec["model"]["max_len"]
-    train = encode_pairs(splits.train, src_tok, tgt_tok, max_len, "train")
-    valid, test = (
-        encode_pairs(_first_sources(pairs, limit), src_tok, tgt_tok, max_len, name)
-        for pairs, limit, name in (
-            (splits.valid, curve_sources, "valid"),
-            (splits.test, test_limit, "test"),
-        )
+def train_course(
+    corpus: RealData,
+    settings: TrainSettings,
+    model_fields: dict[str, Any] | None = None,
+    curve_every: int | None = CURVE_EVERY,
+    callbacks: tuple[Callback, ...] = (),
+    seed: int = 0,
+) -> tuple[Transformer, Trainer, list[dict[str, Any]]]:
+    """Train the course's model (``model_fields`` on top of the real recipe's) on
+    ``corpus.train``; with ``curve_every``, the validation curve. Returns
+    ``(model, trainer, curve)``; the model is left in eval mode."""
+    fields = {**REAL_RECIPE["model"], **(model_fields or {})}
+    model, _ = build_model(corpus.src_tok, corpus.tgt_tok, fields, seed=seed)
+    curve = Curve(corpus, curve_every) if curve_every else None
+    trainer = Trainer(
+        model,
+        corpus.src_tok,
+        corpus.tgt_tok,
+        corpus.train,
+        None,
+        settings,
+        callbacks=(*callbacks, *([curve] if curve else [])),
     )
-    return src_tok, tgt_tok, train, valid, test
-
-
-class _CurveTrainer(Trainer):
-    """A Trainer whose periodic validation is the benchmark's own scoring (greedy decoding,
-    sacrebleu against all references) on a fixed validation sample, so that the course's
-    curve and the baseline's are measured the same way. Validation time is not training
-    time (Trainer does not count it)."""
-
-    def validate(self):
-        self.model.eval()
-        scores = _score(
-            lambda src, n: _course_greedy(self.model, src, n), self.valid_data, self.tgt_tokenizer
-        )
-        self.model.train()
-        record = _curve_point(self.step, self.train_seconds, scores)
-        self.history.valid.append(record)
-        return record
-
-
-def _curve_point(step: int, seconds: float, scores: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "step": step,
-        "train_seconds": round(seconds, 1),
-        "bleu": round(scores["bleu"], 2),
-        "chrf": round(scores["chrf"], 2),
-    }
-
-
-def _real_settings(minutes: float, seed: int) -> TrainSettings:
-    """The real-corpus recipe with a wall-clock budget and no validation during training."""
-    return TrainSettings(
-        **{
-            **REAL_TRAINING,
-            "max_minutes": minutes,
-            "seed": seed,
-            "device": "cpu",
-            "progress": False,
-            "eval_every": 10**9,
-        }
-    )
+    trainer.fit()
+    model.eval()
+    return model, trainer, curve.points if curve else []
 
 
 def run_real(
@@ -440,64 +537,104 @@ def run_real(
 ) -> dict[str, Any]:
     """Train the course's recipe and (with ``baseline``) ``nn.Transformer`` for ``minutes``
     of training each (the course on bucketed batches, the baseline on random ones, as
-    its plain recipe); score both on the test split.
+    its plain recipe); the validation curve of each; score both on the test split.
 
-    Returns ``real_bleu_10min``, ``real_chrf_10min``, ``torch_real_bleu_10min``,
-    ``torch_real_chrf_10min`` (the key names keep "10min" whatever ``minutes`` is; the
-    budget used is in ``minutes``), steps, seconds and example translations.
+    Returns ``real_seconds_to_target_chrf`` / ``torch_real_seconds_to_target_chrf``
+    (None: not reached within the budget), ``real_target_chrf``, ``real_bleu_10min``,
+    ``real_chrf_10min``, ``torch_real_bleu_10min``, ``torch_real_chrf_10min`` (the key
+    names keep "10min" whatever ``minutes`` is; the budget used is in ``minutes``), steps,
+    seconds, curves and example translations.
     """
     info = _machine(threads)
-    src_tok, tgt_tok, train, valid, test = _real_corpus(data_path, test_limit)
-    max_len = SMALL_MODEL["max_len"]
+    corpus = real_data(data_path, test_limit)
     settings = _real_settings(minutes, seed)
     result: dict[str, Any] = {
         "minutes": minutes,
         "data": str(data_path),
-        "train_pairs": len(train),
-        "test_sources": len({e for e, _ in test.pairs}),
-        "src_vocab": src_tok.vocab_size,
-        "tgt_vocab": tgt_tok.vocab_size,
+        "train_pairs": len(corpus.train),
+        "test_sources": len({e for e, _ in corpus.test}),
+        "src_vocab": corpus.src_tok.vocab_size,
+        "tgt_vocab": corpus.tgt_tok.vocab_size,
         "settings": settings.to_dict(),
         "curve_every": CURVE_EVERY,
-        "curve_sources": len({e for e, _ in valid.pairs}),
+        "curve_sources": len({e for e, _ in corpus.valid}),
+        "real_target_chrf": TARGET_CHRF,
         **info,
     }
-
     if course:
-        model, config = build_model(src_tok, tgt_tok, dict(SMALL_MODEL), seed=seed)
-        curve_settings = TrainSettings(**{**settings.to_dict(), "eval_every": CURVE_EVERY})
-        trainer = _CurveTrainer(model, src_tok, tgt_tok, train, valid, curve_settings)
-        history = trainer.fit()
-        model.eval()
-        ours = _score(lambda src, n: _course_greedy(model, src, n), test, tgt_tok)
+        model, trainer, curve = train_course(corpus, settings, seed=seed)
+        ours = _score_course(model, corpus, corpus.test)
         result.update(
-            real_bleu_10min=ours["bleu"],
-            real_chrf_10min=ours["chrf"],
-            real_exact_match=ours["exact_match"],
+            real_seconds_to_target_chrf=seconds_to_target(curve),
+            real_steps_to_target_chrf=next(
+                (p["step"] for p in curve if p["chrf"] >= TARGET_CHRF), None
+            ),
+            real_bleu_10min=ours.bleu,
+            real_chrf_10min=ours.chrf,
+            real_exact_match=ours.exact_match,
             real_steps=trainer.step,
             real_train_seconds=trainer.train_seconds,
+            real_seconds_per_step=trainer.train_seconds / max(trainer.step, 1),
             real_parameters=model.num_parameters(),
-            real_config=config.to_dict(),
-            real_curve=history.valid,
-            real_examples=ours["examples"],
-            sacrebleu_signature=ours["signature"],
+            real_config=model.config.to_dict(),
+            real_curve=curve,
+            real_examples=_examples(ours),
+            sacrebleu_signature=ours.signature,
         )
     if baseline:
         torch.manual_seed(seed)
-        peer = TorchBaseline(src_tok.vocab_size, tgt_tok.vocab_size, max_len=max_len)
-        run = _train_baseline(peer, train, settings, minutes, valid, tgt_tok)
-        theirs = _score(peer.greedy, test, tgt_tok)
+        fields = REAL_RECIPE["model"]  # the same sizes and dropout as the course's model
+        peer = TorchBaseline(
+            corpus.src_tok.vocab_size,
+            corpus.tgt_tok.vocab_size,
+            fields["d_model"],
+            fields["n_heads"],
+            fields["n_encoder_layers"],
+            fields["d_ff"],
+            fields["dropout"],
+            fields["max_len"],
+        )
+        run = _train_baseline(peer, corpus, settings, minutes)
+        theirs = _score_peer(peer, corpus, corpus.test)
         result.update(
-            torch_real_bleu_10min=theirs["bleu"],
-            torch_real_chrf_10min=theirs["chrf"],
-            torch_real_exact_match=theirs["exact_match"],
+            torch_real_seconds_to_target_chrf=seconds_to_target(run["curve"]),
+            torch_real_bleu_10min=theirs.bleu,
+            torch_real_chrf_10min=theirs.chrf,
+            torch_real_exact_match=theirs.exact_match,
             torch_real_steps=run["steps"],
             torch_real_train_seconds=run["train_seconds"],
+            torch_real_seconds_per_step=run["train_seconds"] / max(run["steps"], 1),
             torch_real_parameters=sum(p.numel() for p in peer.parameters()),
-            torch_real_examples=theirs["examples"],
+            torch_real_examples=_examples(theirs),
             torch_real_curve=run["curve"],
         )
     return result
+
+
+def trained_real_model(
+    corpus: RealData, train_seconds: float = 120.0, path: Path = CACHE / "real-model.pt"
+) -> tuple[Transformer, dict[str, Any]]:
+    """A model of the real recipe for the translation benchmark, so that translations have
+    realistic lengths (random weights never say ``<end>``): loaded from ``path`` if it was
+    trained for these vocabularies, else trained for ``train_seconds`` and saved there.
+    Returns ``(model, info)`` (steps, seconds, the file)."""
+    if path.exists():
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        config = TransformerConfig.from_dict(saved["config"])
+        if (config.src_vocab_size, config.tgt_vocab_size) == (
+            corpus.src_tok.vocab_size,
+            corpus.tgt_tok.vocab_size,
+        ):
+            model = Transformer(config)
+            model.load_state_dict(saved["state"])
+            return model.eval(), {**saved["info"], "file": str(path.relative_to(ROOT))}
+    model, trainer, _ = train_course(
+        corpus, _real_settings(train_seconds / 60, seed=0), curve_every=None
+    )
+    info = {"steps": trainer.step, "train_seconds": round(trainer.train_seconds, 1)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": model.config.to_dict(), "state": model.state_dict(), "info": info}, path)
+    return model, {**info, "file": str(path.relative_to(ROOT))}
 
 
 DEPTHS: dict[str, dict[str, Any]] = {
@@ -521,16 +658,16 @@ def run_depth(
     toy_steps: int = 300,
 ) -> dict[str, Any]:
     """Depth on a budget: the configurations in :data:`DEPTHS` (d_model 128, same schedule,
-    batches and seed) trained for ``minutes`` of CPU time each (of the training steps, so
-    the budget does not depend on the machine's load; use one thread) on the real corpus
-    sample, scored on (the first ``test_limit`` sources of) its test split; and on the
-    bundled corpus, the held-out exact match after ``toy_steps`` steps."""
+    batches and seed) trained for ``minutes`` of CPU time each (:class:`CpuBudget`, so the
+    budget does not depend on the machine's load; use one thread) on the real corpus,
+    scored on (the first ``test_limit`` sources of) its test split; and on the bundled
+    corpus, the held-out exact match after ``toy_steps`` steps."""
     info = _machine(threads)
-    src_tok, tgt_tok, train, valid, test = _real_corpus(data_path, test_limit)
-    settings = _real_settings(minutes, seed)
-    corpus = data.make_toy_corpus()
+    corpus = real_data(data_path, test_limit)
+    settings = _real_settings(None, seed)
+    toy = data.make_toy_corpus()
     toy_spec = recipe("small", "toy")
-    toy_src, toy_tgt = fit_tokenizers(corpus.train, toy_spec["tokenizer"])
+    toy_src, toy_tgt = fit_tokenizers(toy.train, toy_spec["tokenizer"])
     toy_settings = TrainSettings(
         **{
             **toy_spec["training"],
@@ -544,23 +681,24 @@ def run_depth(
     )
     rows = []
     for name, overrides in DEPTHS.items():
-        model, _ = build_model(src_tok, tgt_tok, {**SMALL_MODEL, **overrides}, seed=seed)
-        trainer = _CpuBudgetTrainer(model, src_tok, tgt_tok, train, None, settings)
-        trainer.fit()
-        scores = _score(lambda src, n, m=model: _course_greedy(m, src, n), test, tgt_tok)
+        budget = CpuBudget(minutes)
+        model, trainer, _ = train_course(
+            corpus, settings, overrides, curve_every=None, callbacks=(budget,), seed=seed
+        )
+        scores = _score_course(model, corpus, corpus.test)
         toy_model, _ = build_model(toy_src, toy_tgt, {**SMALL_MODEL, **overrides}, seed=seed)
-        toy = Trainer(toy_model, toy_src, toy_tgt, corpus.train, corpus.test, toy_settings)
-        toy_history = toy.fit()
+        toy_trainer = Trainer(toy_model, toy_src, toy_tgt, toy.train, toy.test, toy_settings)
+        toy_history = toy_trainer.fit()
         rows.append(
             {
                 "config": name,
                 "parameters": model.num_parameters(),
                 "real_steps": trainer.step,
                 "real_train_seconds": round(trainer.train_seconds, 1),
-                "real_train_cpu_seconds": round(trainer.cpu_seconds, 1),
-                "real_bleu": round(scores["bleu"], 2),
-                "real_chrf": round(scores["chrf"], 2),
-                "toy_steps": toy.step,
+                "real_train_cpu_seconds": round(budget.used, 1),
+                "real_bleu": round(scores.bleu, 2),
+                "real_chrf": round(scores.chrf, 2),
+                "toy_steps": toy_trainer.step,
                 "toy_exact_match_by_step": {
                     r["step"]: round(r["exact_match"], 4) for r in toy_history.valid
                 },
@@ -569,23 +707,66 @@ def run_depth(
     return {
         "minutes": minutes,
         "budget": "CPU time of the training steps",
-        "test_sources": len({e for e, _ in test.pairs}),
+        "test_sources": len({e for e, _ in corpus.test}),
         "rows": rows,
         **info,
     }
 
 
-#: The recipe ablation: from nn.Transformer's defaults to the course's recipe, one change
-#: per row (model fields on top of SMALL_MODEL, batches per length-sorted pool).
-ABLATION: dict[str, tuple[dict[str, Any], int]] = {
-    "post-norm, untied, random batches (nn.Transformer's defaults)": (
-        {"norm_first": False, "tie_embeddings": False},
-        1,
+@dataclass(frozen=True)
+class AblationRow:
+    """One row of the recipe ablation: what changes from the row above, and how."""
+
+    change: str  # what this row changes, in words
+    model: dict[str, Any]  # TransformerConfig fields on top of the real recipe's
+    pool_batches: int = 50  # batches per length-sorted pool; 1 = random batches
+    training: dict[str, Any] | None = None  # TrainSettings fields on top of the recipe's
+    average_last: int = 0  # average the weights of the last N snapshots (0: no averaging)
+
+
+_BEFORE = {"batch_size": 64, "warmup_steps": 400, "lr_scale": 0.3}  # REAL_TRAINING before #18
+_UNTIED_POST = {"norm_first": False, "tie_embeddings": False}
+
+#: The recipe ablation, one change per row: from nn.Transformer's defaults to the course's
+#: recipe as it was before issue 18, then the changes issue 18 measured.
+ABLATION: dict[str, AblationRow] = {
+    "post-norm, untied, random batches (nn.Transformer's defaults)": AblationRow(
+        "the baseline", _UNTIED_POST, 1, _BEFORE
     ),
-    "+ bucketed batches": ({"norm_first": False, "tie_embeddings": False}, 50),
-    "+ pre-norm": ({"tie_embeddings": False}, 50),
-    "+ output layer tied to the French embedding (the course's recipe)": ({}, 50),
+    "+ bucketed batches": AblationRow(
+        "batches of similar-length sentences", _UNTIED_POST, 50, _BEFORE
+    ),
+    "+ pre-norm": AblationRow(
+        "LayerNorm before each sub-layer", {"tie_embeddings": False}, 50, _BEFORE
+    ),
+    "+ output layer tied to the French embedding (the recipe before issue 18)": AblationRow(
+        "one matrix for the French embedding and the output layer", {}, 50, _BEFORE
+    ),
 }
+
+
+class AverageLast(Callback):
+    """Keeps a copy of the weights every ``every`` steps (the last ``count``) and, at the
+    end, loads their average into the model (checkpoint averaging, as in the paper §6.1)."""
+
+    def __init__(self, count: int, every: int = 100):
+        self.count, self.every, self.snapshots = count, every, []
+
+    def on_step(self, trainer: Any, loss: float) -> None:
+        if trainer.step % self.every == 0:
+            state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+            self.snapshots = [*self.snapshots, state][-self.count :]
+
+    def on_end(self, trainer: Any) -> None:
+        if len(self.snapshots) > 1:
+            n = len(self.snapshots)
+            average = {
+                key: sum(s[key] for s in self.snapshots) / n
+                if self.snapshots[0][key].is_floating_point()
+                else self.snapshots[-1][key]
+                for key in self.snapshots[0]
+            }
+            trainer.model.load_state_dict(average)
 
 
 def run_ablation_row(
@@ -597,36 +778,38 @@ def run_ablation_row(
     test_limit: int | None = 500,
 ) -> dict[str, Any]:
     """Train one row of :data:`ABLATION` for ``minutes`` on the real corpus and score it on
-    (the first ``test_limit`` sources of) the test split. Rows run one per process, so the
-    runner can train two at a time, one core each."""
+    (the first ``test_limit`` sources of) the test split and on the validation sample.
+    Rows run one per process, so the runner can train two at a time, one core each."""
     if name not in ABLATION:
         raise SystemExit(f"unknown ablation row {name!r}; choose from {list(ABLATION)}")
-    overrides, pool_batches = ABLATION[name]
+    row = ABLATION[name]
     info = _machine(threads)
-    src_tok, tgt_tok, train, valid, test = _real_corpus(data_path, test_limit)
-    model, _ = build_model(src_tok, tgt_tok, {**SMALL_MODEL, **overrides}, seed=seed)
-    trainer = Trainer(model, src_tok, tgt_tok, train, None, _real_settings(minutes, seed))
-    trainer.pool_batches = pool_batches
-    trainer.fit()
-    model.eval()
-    scores = _score(lambda src, n: _course_greedy(model, src, n), test, tgt_tok)
+    corpus = real_data(data_path, test_limit)
+    settings = _real_settings(minutes, seed, **(row.training or {}))
+    callbacks = (AverageLast(row.average_last),) if row.average_last else ()
+    previous, Trainer.pool_batches = Trainer.pool_batches, row.pool_batches
+    try:
+        model, trainer, _ = train_course(
+            corpus, settings, row.model, curve_every=None, callbacks=callbacks, seed=seed
+        )
+    finally:
+        Trainer.pool_batches = previous
+    scores = _score_course(model, corpus, corpus.test)
+    valid = _score_course(model, corpus, corpus.valid)
     return {
         "config": name,
+        "change": row.change,
         "minutes": minutes,
-        "test_sources": scores["n"],
+        "test_sources": scores.n,
         "parameters": model.num_parameters(),
         "steps": trainer.step,
         "train_seconds": round(trainer.train_seconds, 1),
-        "bleu": round(scores["bleu"], 2),
-        "chrf": round(scores["chrf"], 2),
+        "seconds_per_step": round(trainer.train_seconds / max(trainer.step, 1), 4),
+        "bleu": round(scores.bleu, 2),
+        "chrf": round(scores.chrf, 2),
+        "valid_chrf": round(valid.chrf, 2),
         "torch_threads": info["torch_threads"],
     }
-
-
-def _course_greedy(model, src: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
-    from course_lib.train import greedy_tokens
-
-    return greedy_tokens(model, src, min(max_new_tokens, model.config.max_len))
 
 
 def main() -> None:

@@ -95,7 +95,12 @@ def plot_real(results: dict, out: Path) -> None:
     _save(fig, out / "real.png")
 
 
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
+
+
 def plot_real_curve(results: dict, out: Path) -> None:
+    """Validation BLEU and chrF against training minutes, course and nn.Transformer, with
+    the chrF target (the time-to-quality headline) as a dashed line."""
     real = results.get("details", {}).get("real", {})
     curves = {
         "course recipe": real.get("real_curve"),
@@ -103,16 +108,49 @@ def plot_real_curve(results: dict, out: Path) -> None:
     }
     if not all(curves.values()):
         return
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    for label, curve in curves.items():
-        ax.plot(
-            [p["train_seconds"] / 60 for p in curve], [p["bleu"] for p in curve], "o-", label=label
-        )
-    ax.set_xlabel("training minutes (1 thread each, side by side)")
-    ax.set_ylabel("validation BLEU")
-    ax.set_title("Tatoeba: BLEU against training time")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), facecolor="white")
+    for ax, metric, name in zip(axes, ("bleu", "chrf"), ("BLEU", "chrF")):
+        for colour, (label, curve) in zip(OKABE_ITO, curves.items()):
+            ax.plot(
+                [p["train_seconds"] / 60 for p in curve],
+                [p[metric] for p in curve],
+                "o-",
+                markersize=3,
+                color=colour,
+                label=label,
+            )
+        ax.set_xlabel("training minutes (1 thread each, side by side)")
+        ax.set_ylabel(f"validation {name}")
+        ax.set_title(f"Tatoeba: {name} against training time")
+    target = real.get("real_target_chrf")
+    if isinstance(target, (int, float)):
+        axes[1].axhline(target, color="grey", linestyle="--", linewidth=1, label="chrF target")
+    axes[1].legend()
     _save(fig, out / "real_curve.png")
+
+
+def plot_translation(results: dict, out: Path) -> None:
+    """Sentences per second translating the test split: course greedy and beam search, the
+    uncached nn.Transformer loop one sentence at a time and batched."""
+    decoding = results.get("details", {}).get("decoding", {})
+    keys = {
+        "course: batched greedy,\nkey/value cache": "translate_sentences_per_second",
+        "course: batched\nbeam search": "translate_beam_sentences_per_second",
+        "nn.Transformer: one at a\ntime, no cache": "torch_translate_sentences_per_second",
+        "nn.Transformer: batched,\nno cache": "torch_batched_translate_sentences_per_second",
+    }
+    if any(decoding.get(key) is None for key in keys.values()):
+        return
+    fig, ax = plt.subplots(figsize=(7, 3.4), facecolor="white")
+    y = list(range(len(keys)))[::-1]
+    values = [decoding[key] for key in keys.values()]
+    ax.barh(y, values, color=[OKABE_ITO[0], OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[1]])
+    for yi, value in zip(y, values):
+        ax.text(value, yi, f" {value:.0f}", va="center")
+    ax.set_yticks(y, list(keys))
+    ax.set_xlabel("sentences per second (Tatoeba test split)")
+    ax.set_title("Translating many sentences, same weights")
+    _save(fig, out / "translation.png")
 
 
 def plot_ablation(results: dict, out: Path) -> None:
@@ -139,4 +177,5 @@ def write_plots(results: dict, out: Path) -> None:
     plot_toy_curve(results, out)
     plot_real(results, out)
     plot_real_curve(results, out)
+    plot_translation(results, out)
     plot_ablation(results, out)

@@ -50,9 +50,9 @@ def drift(root: Path = ROOT) -> list[str]:
 
 
 def write(root: Path = ROOT, isolation: str = "auto") -> int:
-    from course_lib.grading.grader import load_registry
+    from course_lib.grading.cases import load_registry
+    from course_lib.grading.jobs import Limits
     from course_lib.grading.release import release
-    from course_lib.grading.sandbox import Limits
 
     chapters = chapter_paths(root)
     released = release(

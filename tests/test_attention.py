@@ -14,6 +14,7 @@ from course_lib.attention import (
     scaled_dot_product_attention,
 )
 from course_lib.errors import CourseLibError, ShapeError
+from course_lib.kv_cache import KVCache
 from course_lib.masks import causal_mask, combine_masks, padding_mask
 
 
@@ -26,6 +27,15 @@ def qkv(*shape: int, k_len: int | None = None, seed: int = 0, dtype=torch.float3
     k = torch.randn(*lead, k_len, d, generator=g, dtype=dtype)
     v = torch.randn(*lead, k_len, d + 3, generator=g, dtype=dtype)
     return q, k, v
+
+
+def attend(q, k, v, mask=None, return_weights=False):
+    """The library's two paths: the fused kernel (output only), or the explicit matrix form
+    ``attention_weights(q, k, mask) @ v`` (output and weights)."""
+    if not return_weights:
+        return scaled_dot_product_attention(q, k, v, mask)
+    weights = attention_weights(q, k, mask)
+    return weights @ v, weights
 
 
 def explicit(q, k, v, mask=None):
@@ -47,7 +57,7 @@ def explicit(q, k, v, mask=None):
 @pytest.mark.parametrize("return_weights", [False, True])
 def test_shapes(batch, heads, q_len, k_len, d, return_weights):
     q, k, v = qkv(batch, heads, q_len, d, k_len=k_len)
-    result = scaled_dot_product_attention(q, k, v, return_weights=return_weights)
+    result = attend(q, k, v, return_weights=return_weights)
     out = result[0] if return_weights else result
     assert out.shape == (batch, heads, q_len, d + 3)
     if return_weights:
@@ -56,13 +66,13 @@ def test_shapes(batch, heads, q_len, k_len, d, return_weights):
 
 def test_works_without_batch_dimensions():
     q, k, v = qkv(4, 6, k_len=5)
-    out, weights = scaled_dot_product_attention(q, k, v, return_weights=True)
+    out, weights = attend(q, k, v, return_weights=True)
     assert out.shape == (4, 9) and weights.shape == (4, 5)
 
 
 def test_matches_the_formula_of_the_paper():
     q, k, v = qkv(2, 3, 4, 8)
-    out, weights = scaled_dot_product_attention(q, k, v, return_weights=True)
+    out, weights = attend(q, k, v, return_weights=True)
     want_out, want_weights = explicit(q, k, v)
     torch.testing.assert_close(weights, want_weights, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(out, want_out, atol=1e-6, rtol=1e-6)
@@ -79,7 +89,7 @@ def test_masked_positions_get_exactly_zero_weight_and_rows_sum_to_one():
     ids = padded_ids()
     mask = combine_masks(padding_mask(ids), causal_mask(5))  # (3, 1, 5, 5)
     q, k, v = qkv(3, 2, 5, 8)
-    _, weights = scaled_dot_product_attention(q, k, v, mask, return_weights=True)
+    _, weights = attend(q, k, v, mask, return_weights=True)
     hidden = ~mask.expand_as(weights)
     assert torch.all(weights[hidden] == 0.0)
     assert torch.all(weights[~hidden] > 0.0)
@@ -92,7 +102,7 @@ def test_a_fully_masked_row_gives_zero_weights_and_zero_output_not_nan():
     mask[0, 0, 1] = False  # query 1 of sentence 0 sees nothing
     mask[1] = False  # sentence 1 sees nothing at all
     for return_weights in (False, True):
-        result = scaled_dot_product_attention(q, k, v, mask, return_weights=return_weights)
+        result = attend(q, k, v, mask, return_weights=return_weights)
         out = result[0] if return_weights else result
         assert not torch.isnan(out).any()
         assert torch.all(out[0, :, 1] == 0) and torch.all(out[1] == 0)
@@ -107,7 +117,7 @@ def test_a_fully_masked_row_has_no_nan_gradient(return_weights):
     q, k, v = (t.requires_grad_() for t in qkv(1, 2, 3, 4))
     mask = torch.tensor([True, True, False])[None, None, None, :].repeat(1, 1, 3, 1)
     mask[..., 0, :] = False
-    result = scaled_dot_product_attention(q, k, v, mask, return_weights=return_weights)
+    result = attend(q, k, v, mask, return_weights=return_weights)
     out = result[0] if return_weights else result
     out.sum().backward()
     for t in (q, k, v):
@@ -131,7 +141,7 @@ def test_fused_path_equals_explicit_path(mask_name):
     mask = MASKS[mask_name](ids)
     q, k, v = qkv(3, 4, 5, 16, seed=2)
     fused = scaled_dot_product_attention(q, k, v, mask)
-    out, _ = scaled_dot_product_attention(q, k, v, mask, return_weights=True)
+    out, _ = attend(q, k, v, mask, return_weights=True)
     want, _ = explicit(q, k, v, mask)
     torch.testing.assert_close(fused, out, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(fused, want, atol=1e-6, rtol=1e-5)
@@ -143,7 +153,7 @@ def test_fused_path_equals_explicit_path_in_float64():
         padding_mask(torch.tensor([[1, 2, 3, 4, 0, 0], [1, 2, 3, 4, 5, 6]])), causal_mask(6)
     )
     fused = scaled_dot_product_attention(q, k, v, mask)
-    out, _ = scaled_dot_product_attention(q, k, v, mask, return_weights=True)
+    out, _ = attend(q, k, v, mask, return_weights=True)
     torch.testing.assert_close(fused, out, atol=1e-12, rtol=1e-12)
 
 
@@ -166,12 +176,22 @@ def test_attention_weights_equal_masked_softmax_of_scaled_scores():
     )
 
 
-def test_dropout_on_weights_only_in_the_explicit_path_when_asked():
-    q, k, v = qkv(1, 1, 6, 4)
+def test_dropout_on_the_weights_in_training_only():
+    mha = MultiHeadAttention(8, 2, dropout=0.5).train()
+    x = torch.randn(1, 6, 8)
     torch.manual_seed(0)
-    out, weights = scaled_dot_product_attention(q, k, v, dropout_p=0.5, return_weights=True)
+    _, weights = mha(x, x, x, need_weights=True)
     assert (weights == 0).any()  # some weights dropped, the others scaled by 2
-    torch.testing.assert_close(out, weights @ v)
+    assert (weights.sum(-1) - 1).abs().max() > 1e-3
+    _, eval_weights = mha.eval()(x, x, x, need_weights=True)
+    torch.testing.assert_close(eval_weights.sum(-1), torch.ones(1, 2, 6))
+
+
+def test_fused_dropout_is_applied_in_training():
+    q, k, v = qkv(1, 2, 6, 4)
+    torch.manual_seed(0)
+    dropped = scaled_dot_product_attention(q, k, v, dropout_p=0.5)
+    assert not torch.allclose(dropped, scaled_dot_product_attention(q, k, v))
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -219,7 +239,7 @@ def test_bad_masks_are_named(mask, message):
     q, k, v = qkv(2, 3, 4, 8)
     for return_weights in (False, True):
         with pytest.raises(ShapeError) as error:
-            scaled_dot_product_attention(q, k, v, mask, return_weights=return_weights)
+            attend(q, k, v, mask, return_weights=return_weights)
         assert message in str(error.value)
         assert "mask" in str(error.value)
 
@@ -253,7 +273,7 @@ def make_mha(d_model=16, n_heads=4, seed=0) -> MultiHeadAttention:
 def test_mha_shapes(batch, q_len, k_len, heads):
     mha = make_mha(16, heads)
     x, memory = torch.randn(batch, q_len, 16), torch.randn(batch, k_len, 16)
-    out, weights = mha(x, memory, memory, return_weights=True)
+    out, weights = mha(x, memory, memory, need_weights=True)
     assert out.shape == (batch, q_len, 16)
     assert weights.shape == (batch, heads, q_len, k_len)
     out2, none = mha(x, memory, memory)
@@ -274,7 +294,7 @@ def test_mha_equals_per_head_attention_written_out():
     mha = make_mha(8, 2)
     x = torch.randn(1, 4, 8)
     mask = padding_mask(torch.tensor([[3, 4, 5, 0]]))
-    out, weights = mha(x, x, x, mask, return_weights=True)
+    out, weights = mha(x, x, x, mask, need_weights=True)
     heads = []
     for h in range(2):
         cols = slice(4 * h, 4 * h + 4)
@@ -295,7 +315,7 @@ def test_mha_with_padding_explicit_and_fused_agree_and_ignore_padding_values():
     mask = padding_mask(ids)
     x = torch.randn(3, 5, 16)
     fused, _ = mha(x, x, x, mask)
-    explicit_out, _ = mha(x, x, x, mask, return_weights=True)
+    explicit_out, _ = mha(x, x, x, mask, need_weights=True)
     torch.testing.assert_close(fused, explicit_out, atol=1e-6, rtol=1e-5)
     changed = x.clone()
     changed[ids == 0] = 100.0  # what sits at padded positions must not matter
@@ -307,24 +327,25 @@ def test_self_attention_cache_appends_and_equals_full_pass():
     mha = make_mha(16, 4)
     x = torch.randn(2, 5, 16)
     full, _ = mha(x, x, x, causal_mask(5))
-    cache: dict = {}
+    cache = KVCache()
     steps = []
     for t in range(5):
         step = x[:, t : t + 1]
         out, _ = mha(step, step, step, causal_mask(1, start=t), cache=cache)
         steps.append(out)
-        assert cache["k"].shape == (2, 4, t + 1, 4)
+        assert cache.keys.shape == cache.values.shape == (2, 4, t + 1, 4)
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-6, rtol=1e-5)
 
 
 def test_cross_attention_cache_is_computed_once():
     mha = make_mha(16, 4)
     memory = torch.randn(2, 6, 16)
-    cache: dict = {}
-    first, _ = mha(torch.randn(2, 1, 16), memory, memory, cache=cache, static_kv=True)
-    keys = cache["k"]
-    mha(torch.randn(2, 1, 16), memory * 0, memory * 0, cache=cache, static_kv=True)
-    assert cache["k"] is keys  # the memory given later is ignored: keys come from the cache
+    cache = KVCache(static=True)
+    first, _ = mha(torch.randn(2, 1, 16), memory, memory, cache=cache)
+    keys = cache.keys
+    assert cache.ready and keys.shape == (2, 4, 6, 4)
+    mha(torch.randn(2, 1, 16), memory * 0, memory * 0, cache=cache)
+    assert cache.keys is keys  # the memory given later is ignored: keys come from the cache
     assert first.shape == (2, 1, 16)
 
 
@@ -379,28 +400,29 @@ def test_projection_views_and_errors():
         mha.projection("qv")
 
 
-def test_key_bias_gets_exactly_zero_gradient_and_does_not_matter():
+def test_key_bias_starts_at_zero_and_does_not_matter():
     mha = make_mha(8, 2).train()
+    assert torch.all(mha.in_proj.bias[8:16] == 0)
+    assert mha.in_proj.bias[:8].abs().sum() > 0 and mha.in_proj.bias[16:].abs().sum() > 0
     x = torch.randn(2, 5, 8)
     out, _ = mha(x, x, x)
     out.pow(2).sum().backward()
-    grad = mha.in_proj.bias.grad
-    assert torch.all(grad[8:16] == 0) and grad[:8].abs().sum() > 0 and grad[16:].abs().sum() > 0
+    grad = mha.in_proj.bias.grad  # the key bias's true gradient is 0: only rounding is left
+    assert grad[8:16].abs().max() < 1e-5 < grad[:8].abs().sum() and grad[16:].abs().sum() > 0
     with torch.no_grad():
         shifted = make_mha(8, 2)
         shifted.in_proj.bias[8:16] += 5.0  # a different key bias: the same output
     torch.testing.assert_close(shifted(x, x, x)[0], make_mha(8, 2)(x, x, x)[0])
 
 
-def test_checkpoints_with_separate_q_k_v_layers_still_load():
-    mha = make_mha(8, 2)
-    old = {
-        f"{part}_proj.{kind}": t
-        for kind in ("weight", "bias")
-        for part, t in zip("qkv", mha.in_proj.state_dict()[kind].split(8))
-    }
-    old.update({f"out_proj.{k}": v for k, v in mha.out_proj.state_dict().items()})
-    loaded = MultiHeadAttention(8, 2)
-    loaded.load_state_dict(old)
-    assert torch.equal(loaded.in_proj.weight, mha.in_proj.weight)
-    assert torch.equal(loaded.in_proj.bias, mha.in_proj.bias)
+def test_a_standalone_attention_is_initialised_like_linear_layers():
+    mha = make_mha(64, 4)
+    bound = 1 / math.sqrt(64)  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    for weight in (mha.in_proj.weight, mha.out_proj.weight):
+        assert weight.abs().max() <= bound and weight.std() > bound / 3
+
+
+def test_bad_cache_is_named():
+    x = torch.randn(2, 3, 16)
+    with pytest.raises(CourseLibError, match="cache must be a KVCache, got dict"):
+        make_mha()(x, x, x, cache={})

@@ -7,10 +7,13 @@ import torch
 
 from course_lib import masks
 from course_lib.batching import (
+    BatchStream,
     BucketBatchSampler,
-    PairDataset,
+    EncodedPairs,
     bucketed_batches,
     collate_pairs,
+    encode_pairs,
+    fits,
     make_dataloader,
     pad_sequences,
     padding_fraction,
@@ -81,48 +84,70 @@ def test_padding_mask_is_the_one_from_masks():
 # --- the dataset ----------------------------------------------------------------------------------
 
 
-def test_pair_dataset_items_have_no_special_tokens(corpus, tokenizers):
+def test_encoded_pairs_items_have_no_special_tokens(corpus, tokenizers):
     en, fr = tokenizers
-    dataset = PairDataset(corpus.train[:100], en, fr)
-    assert len(dataset) == 100
+    dataset = encode_pairs(corpus.train[:100], en, fr)
+    assert isinstance(dataset, EncodedPairs) and len(dataset) == 100 and dataset.skipped == 0
     src, tgt = dataset[0]
     english, french = corpus.train[0]
     assert src == en.encode(english) and tgt == fr.encode(french)
+    assert dataset.pairs[0] == (english, french)
     for src, tgt in (dataset[i] for i in range(len(dataset))):
         assert not {PAD, START, END} & set(src + tgt)
     assert dataset.lengths[0] == (len(dataset[0][0]), len(dataset[0][1]))
 
 
-def test_pair_dataset_unknown_words_become_unk(tokenizers):
+def test_encoded_pairs_batch_is_right_padded(corpus, tokenizers):
     en, fr = tokenizers
-    dataset = PairDataset([("I love sushi", "J'aime les sushis")], en, fr)
+    dataset = encode_pairs(corpus.train[:8], en, fr)
+    src, tgt = dataset.batch([0, 2])
+    assert src.shape == (2, max(len(dataset.src[0]), len(dataset.src[2])))
+    assert src.dtype == torch.long and tgt.dtype == torch.long
+    assert src[0, : len(dataset.src[0])].tolist() == dataset.src[0]
+    assert tgt[1, : len(dataset.tgt[2])].tolist() == dataset.tgt[2]
+    assert (src[0, len(dataset.src[0]) :] == PAD).all()
+
+
+def test_encoded_pairs_unknown_words_become_unk(tokenizers):
+    en, fr = tokenizers
+    dataset = encode_pairs([("I love sushi", "J'aime les sushis")], en, fr)
     src, tgt = dataset[0]
     assert src[-1] == UNK and tgt[-1] == UNK
 
 
-def test_pair_dataset_max_len_leaves_out_long_pairs(tokenizers):
+def test_one_rule_for_pairs_too_long_for_the_model():
+    # the source needs its tokens, the target its tokens + <start> (teacher forcing)
+    assert fits([1, 2, 3], [4, 5], 3) and fits([1], [2], None)
+    assert not fits([1, 2, 3, 4], [5], 3)
+    assert not fits([1], [2, 3, 4], 3)  # 3 tokens + <start> = 4 positions
+
+
+def test_encode_pairs_max_positions_leaves_out_long_pairs(tokenizers):
     en, fr = tokenizers
     pairs = [("I love pizza", "J'aime la pizza"), ("I don't like pizza", "Je n'aime pas la pizza")]
-    dataset = PairDataset(pairs, en, fr, max_len=4)
-    assert len(dataset) == 1 and dataset.skipped == 1
-    with pytest.raises(CourseLibError, match="every pair is longer than max_len=2"):
-        PairDataset(pairs, en, fr, max_len=2)
+    dataset = encode_pairs(pairs, en, fr, max_positions=5)
+    assert len(dataset) == 1 and dataset.skipped == 1 and dataset.pairs == pairs[:1]
+    with pytest.raises(CourseLibError, match="longer than the model's 2 positions"):
+        encode_pairs(pairs, en, fr, max_positions=2)
 
 
 @pytest.mark.parametrize(
     ("pairs", "message"),
     [
-        ([], "pairs must be a non-empty list"),
-        ("I love pizza", "pairs must be a non-empty list"),
-        ([("I love pizza",)], r"pair 0 must be \(source, target\)"),
-        ([("I love pizza", "J'aime la pizza"), ("I love pizza", "")], "pair 1 .*empty sentence"),
-        ([("I love pizza", 3)], r"pair 0 .*expected a sentence \(str\), got int"),
+        ([], "pairs is empty"),
+        ("I love pizza", r"pairs must be a list of \(english, french\) pairs"),
+        ([("I love pizza",)], r"pairs\[0\] must be an \(english, french\) pair"),
+        (
+            [("I love pizza", "J'aime la pizza"), ("I love pizza", "")],
+            r"pairs\[1\] .*empty sentence",
+        ),
+        ([("I love pizza", 3)], r"pairs\[0\] .*expected a sentence \(str\), got int"),
     ],
 )
-def test_pair_dataset_bad_pairs(tokenizers, pairs, message):
+def test_encode_pairs_bad_pairs(tokenizers, pairs, message):
     en, fr = tokenizers
     with pytest.raises(CourseLibError, match=message):
-        PairDataset(pairs, en, fr)
+        encode_pairs(pairs, en, fr)
 
 
 # --- the bucketing sampler -------------------------------------------------------------------------
@@ -182,9 +207,19 @@ def test_sampler_and_training_loop_draw_the_same_batches():
     sampler = BucketBatchSampler(list(zip(src, tgt)), 32, seed=7, drop_last=True)
     sampler.set_epoch(3)
     assert list(sampler) == bucketed_batches(src, tgt, 32, seed=7, epoch=3)
-    from course_lib.train import bucketed_batches as used_by_training
 
-    assert used_by_training is bucketed_batches
+
+def test_batch_stream_runs_epoch_after_epoch_and_resumes():
+    src, tgt = lengths(50, seed=1), lengths(50, seed=2)
+    stream = BatchStream(src, tgt, 8, seed=3)
+    epoch0, epoch1 = bucketed_batches(src, tgt, 8, 3, 0), bucketed_batches(src, tgt, 8, 3, 1)
+    drawn = [next(stream) for _ in range(len(epoch0) + 2)]
+    assert drawn == epoch0 + epoch1[:2] and (stream.epoch, stream.index) == (1, 2)
+    resumed = BatchStream(src, tgt, 8, seed=3)
+    resumed.seek(1, 2)
+    assert next(resumed) == next(stream) == epoch1[2]
+    stream.pool_batches = 1  # from the next epoch on: random batches
+    assert len(list(zip(range(20), stream))) == 20
 
 
 def test_bucketed_batches_without_shuffle_or_drop():

@@ -5,22 +5,56 @@ bookkeeping and the batching switch it relies on (the timings themselves are mea
 from __future__ import annotations
 
 import pytest
+import torch
 
 from benchmarks import report
-from benchmarks.bench_training import ABLATION, _examples, _first_sources
+from benchmarks.bench_training import (
+    ABLATION,
+    AverageLast,
+    CpuBudget,
+    TorchBaseline,
+    _examples,
+    _first_sources,
+    seconds_to_target,
+)
 from benchmarks.plots import write_plots
-from course_lib.train import SMALL_MODEL, Trainer, bucketed_batches
+from course_lib.batching import bucketed_batches
+from course_lib.config import TransformerConfig
+from course_lib.evaluate import score
+from course_lib.model import Transformer
+from course_lib.recipes import REAL_TRAINING, SMALL_MODEL
+from course_lib.trainer import Trainer
 
 RESULTS = {
     "machine": {"cpu_model": "Test CPU", "cpu_count": 2, "threads_used": 2},
     "train_step_ratio_vs_torch": 1.04,
     "inference_forward_ratio_vs_torch": 0.9,
     "kv_cache_speedup": 5.0,
+    "translate_sentences_per_second_ratio_vs_torch": 7.25,
+    "real_seconds_to_target_chrf": 280.5,
+    "torch_real_seconds_to_target_chrf": None,
     "real_bleu_10min": 20.0,
     "torch_real_bleu_10min": 15.5,
     "details": {
+        "decoding": {
+            "translate_sentences_per_second": 250.0,
+            "translate_beam_sentences_per_second": 60.0,
+            "torch_translate_sentences_per_second": 34.5,
+            "torch_batched_translate_sentences_per_second": 120.0,
+            "translate_sentences_per_second_ratio_vs_torch": 7.25,
+            "translate_ratio_vs_torch_batched": 2.08,
+            "translate_same_as_torch_fraction": 0.995,
+            "translate_test_bleu": 30.0,
+            "translate_test_chrf": 50.0,
+            "translate_beam_test_bleu": 31.0,
+            "translate_beam_test_chrf": 51.0,
+            "translate_setup": {"sentences": 1874, "batch_size": 64, "beam_size": 4},
+        },
         "real": {
             "minutes": 10,
+            "real_target_chrf": 50.0,
+            "real_seconds_to_target_chrf": 280.5,
+            "torch_real_seconds_to_target_chrf": None,
             "real_examples": [["Go.", "<unk> !", "Va !"], ["Who|what?", "", "Qui ?"]],
             "torch_real_examples": [["Go.", "Allez.", "Va !"], ["Who|what?", "Qui ?", "Qui ?"]],
             "real_curve": [{"step": 400, "train_seconds": 60.0, "bleu": 3.0, "chrf": 20.0}],
@@ -32,14 +66,18 @@ RESULTS = {
             "ablation": [
                 {
                     "config": name,
+                    "change": row.change,
                     "parameters": 1000,
                     "steps": 10,
                     "bleu": b,
                     "chrf": 10.0,
                     "test_sources": 500,
                     "bleu_gain": g,
+                    "chrf_gain": None if g is None else 0.0,
                 }
-                for name, b, g in zip(ABLATION, (1.0, 2.0, 3.5, 4.0), (None, 1.0, 1.5, 0.5))
+                for (name, row), b, g in zip(
+                    ABLATION.items(), (1.0, 2.0, 3.5, 4.0), (None, 1.0, 1.5, 0.5)
+                )
             ],
         },
     },
@@ -72,12 +110,15 @@ def test_page_marks_targets_met_and_missed():
     )
     assert "| eval forward, course_lib / nn.Transformer (time ratio) | 0.90 | <= 1: met |" in page
     assert "| BLEU gain of the course recipe over nn.Transformer | +4.50 | >= +2: met |" in page
+    assert "course / nn.Transformer's uncached one-at-a-time loop | 7.25 | >= 5: met |" in page
+    assert "chrF target, course recipe | 280.50 | <= 300: met |" in page
     assert "Test CPU (2 cores)" in page
 
 
 def test_page_has_the_ablation_table_and_escaped_examples():
     page = resolved(RESULTS)
-    assert "| + pre-norm | 1,000 | 10 | 3.50 | 10.00 | +1.50 |" in page
+    change = ABLATION["+ pre-norm"].change
+    assert f"| + pre-norm | {change} | 1,000 | 10 | 3.50 | 10.00 | +1.50 | +0.00 |" in page
     assert "In all: +3.00 BLEU from the first row to the last" in page
     assert "largest single gain came from the row *+ pre-norm*" in page
     assert "| Who\\|what? | Qui ? | (empty) | Qui ? |" in page
@@ -93,19 +134,43 @@ def test_page_of_empty_results_says_not_measured():
 
 def test_plots_are_written(tmp_path):
     write_plots(RESULTS, tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} >= {"real_curve.png", "ablation.png"}
+    assert {p.name for p in tmp_path.iterdir()} >= {
+        "real_curve.png",
+        "ablation.png",
+        "translation.png",
+    }
+
+
+def test_page_has_the_translation_and_time_to_quality_sections():
+    page = resolved(RESULTS)
+    assert "| nn.Transformer, one at a time, no cache | 34.50 |" in page
+    assert "| course, batched greedy with cache | 250.00 |" in page
+    assert "99.5% of them agree exactly" in page
+    assert "| training seconds to validation chrF 50.00 | **280.50** | not reached in 10" in page
+
+
+def _row_settings(row) -> dict:
+    return {
+        **{f"model.{k}": v for k, v in row.model.items()},
+        **{f"training.{k}": v for k, v in (row.training or {}).items()},
+        "pool_batches": row.pool_batches,
+        "average_last": row.average_last,
+    }
 
 
 def test_ablation_goes_from_torch_defaults_to_the_course_recipe():
     rows = list(ABLATION.values())
-    first_fields, first_pool = rows[0]
-    last_fields, last_pool = rows[-1]
-    assert first_fields == {"norm_first": False, "tie_embeddings": False} and first_pool == 1
-    assert {**SMALL_MODEL, **last_fields} == SMALL_MODEL and last_pool == Trainer.pool_batches
-    # one change per row
-    for (a, pa), (b, pb) in zip(rows, rows[1:]):
-        changed = {k for k in {*a, *b} if a.get(k) != b.get(k)}
-        assert len(changed) + (pa != pb) == 1
+    assert rows[0].model == {"norm_first": False, "tie_embeddings": False}
+    assert rows[0].pool_batches == 1
+    last = rows[-1]
+    assert {**SMALL_MODEL, **last.model} == SMALL_MODEL
+    assert last.pool_batches == Trainer.pool_batches
+    assert {**REAL_TRAINING, **(last.training or {})} == REAL_TRAINING  # ends at the recipe
+    # one change per row, and each row says what it changes
+    for a, b in zip(rows, rows[1:]):
+        sa, sb = _row_settings(a), _row_settings(b)
+        changed = {k for k in {*sa, *sb} if sa.get(k) != sb.get(k)}
+        assert len(changed) >= 1 and b.change
 
 
 def test_pool_of_one_batch_is_unbucketed():
@@ -120,10 +185,65 @@ def test_pool_of_one_batch_is_unbucketed():
 def test_examples_are_spread_from_short_to_long():
     sources = [" ".join(["w"] * n) + f" {n}" for n in range(1, 31)]
     refs = [[f"r{n}"] for n in range(1, 31)]
-    picked = _examples(sources, [f"h{n}" for n in range(1, 31)], refs, count=4)
+    result = score([f"h{n}" for n in range(1, 31)], refs, sources)
+    picked = _examples(result, count=4)
     assert [len(e.split()) for e, _, _ in picked] == [2, 12, 21, 31]
     assert picked[0] == ("w 1", "h1", "r1")
-    assert len(_examples(sources[:3], ["a", "b", "c"], refs[:3])) == 3
+    assert len(_examples(score(["a", "b", "c"], refs[:3], sources[:3]))) == 3
+
+
+def test_seconds_to_target_is_the_first_point_at_or_above_it():
+    curve = [
+        {"step": 200, "train_seconds": 40.0, "chrf": 30.0},
+        {"step": 400, "train_seconds": 80.0, "chrf": 50.0},
+        {"step": 600, "train_seconds": 120.0, "chrf": 49.0},
+    ]
+    assert seconds_to_target(curve, 50.0) == 80.0
+    assert seconds_to_target(curve, 50.1) is None
+    assert seconds_to_target([], 50.0) is None
+
+
+def test_torch_peer_from_course_computes_the_course_logits_and_translations():
+    """The translation benchmark's peer: the same weights in nn.Transformer, uncached."""
+    from tiny_training import PAIRS, tokenizers
+
+    from course_lib.translate import translate
+
+    src_tok, tgt_tok = tokenizers()
+    torch.manual_seed(0)
+    config = TransformerConfig.small(src_tok.vocab_size, tgt_tok.vocab_size, max_len=24)
+    model = Transformer(config).eval()
+    peer = TorchBaseline.from_course(model).eval()
+    src = torch.tensor([[5, 6, 7, 0], [8, 9, 10, 11]])
+    tgt = torch.tensor([[1, 5, 6], [1, 7, 0]])
+    with torch.no_grad():
+        torch.testing.assert_close(peer(src, tgt), model(src, tgt), atol=1e-4, rtol=1e-4)
+    sentences = [english for english, _ in PAIRS[:6]]
+    # random weights never say <end>: the length limit depends on the batch's longest source
+    together = translate(model, sentences, src_tok, tgt_tok)
+    assert peer.translate(sentences, src_tok, tgt_tok, batch_size=len(sentences)) == together
+    one_by_one = [translate(model, sentence, src_tok, tgt_tok) for sentence in sentences]
+    assert peer.translate(sentences, src_tok, tgt_tok, batch_size=1) == one_by_one
+
+
+def test_torch_peer_rejects_an_uneven_course_model():
+    config = TransformerConfig.small(20, 20, n_encoder_layers=2, n_decoder_layers=1)
+    with pytest.raises(ValueError, match="as many decoder layers"):
+        TorchBaseline.from_course(Transformer(config))
+
+
+def test_average_last_loads_the_mean_of_the_snapshots():
+    class FakeTrainer:
+        model = torch.nn.Linear(2, 1)
+        step = 0
+
+    trainer, callback = FakeTrainer(), AverageLast(count=2, every=1)
+    for step, value in enumerate((1.0, 2.0, 4.0), start=1):
+        trainer.step = step
+        torch.nn.init.constant_(trainer.model.weight, value)
+        callback.on_step(trainer, 0.0)
+    callback.on_end(trainer)
+    assert torch.all(trainer.model.weight == 3.0)  # the last two: (2 + 4) / 2
 
 
 def test_first_sources_keeps_every_reference_of_the_first_sentences():
@@ -179,15 +299,13 @@ def test_depth_budget_counts_cpu_time_not_wall_time():
     machine (a slow wall clock) does not change how much each one trains."""
     from tiny_training import PAIRS, tiny_model, tiny_settings, tokenizers
 
-    from benchmarks.bench_training import _CpuBudgetTrainer
-
     src_tok, tgt_tok = tokenizers()
-    settings = tiny_settings(max_steps=None, max_minutes=0.002, eval_every=10**9)
-    trainer = _CpuBudgetTrainer(
-        tiny_model(src_tok, tgt_tok), src_tok, tgt_tok, PAIRS, None, settings
+    settings = tiny_settings(max_steps=10**6, max_minutes=None, eval_every=10**9)
+    budget = CpuBudget(0.002)
+    trainer = Trainer(
+        tiny_model(src_tok, tgt_tok), src_tok, tgt_tok, PAIRS, None, settings, callbacks=[budget]
     )
-    trainer.train_seconds = 10**6  # a wall clock far past the budget changes nothing
-    assert trainer._budget_spent() == ""
+    trainer.train_seconds = 10**6  # a wall clock far past any budget changes nothing
     trainer.fit()
     assert trainer.history.stopped == "max_minutes"
-    assert trainer.cpu_seconds >= 60 * 0.002 and trainer.step >= 1
+    assert budget.used >= 60 * 0.002 and trainer.step >= 1

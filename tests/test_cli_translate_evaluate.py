@@ -19,6 +19,8 @@ import torch
 from course_lib import cli
 from course_lib.checkpoint import save_checkpoint
 from course_lib.config import TransformerConfig
+from course_lib.data import group_references, make_toy_corpus
+from course_lib.files import CHECKPOINT_FILE, METRICS_FILE
 from course_lib.model import Transformer
 from course_lib.tokenize import WordTokenizer
 from course_lib.translate import Translator
@@ -81,7 +83,7 @@ def corrupt_checkpoints(tmp_path, checkpoint_dir) -> dict[str, Path]:
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(os.urandom(4096))
     truncated = tmp_path / "truncated.pt"
-    data = (checkpoint_dir / "checkpoint.pt").read_bytes()
+    data = (checkpoint_dir / CHECKPOINT_FILE).read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
     empty_dir = tmp_path / "empty_run"
     empty_dir.mkdir()
@@ -223,6 +225,49 @@ def test_evaluate_tatoeba_from_the_cache_offline(checkpoint_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout.splitlines()[-1])
     assert scores["n"] == 10  # the first 10 distinct English sentences of the test split
+
+
+# ----------------------------------------------------------------------------- one evaluation path
+
+# A tiny model for a few steps on the bundled corpus: seconds on a CPU.
+TINY_RUN = {
+    "d_model": 32,
+    "n_heads": 2,
+    "n_encoder_layers": 1,
+    "n_decoder_layers": 1,
+    "d_ff": 64,
+    "max_len": 32,
+    "training": {"batch_size": 16, "warmup_steps": 4, "eval_every": 1000},
+}
+SCORES = ("bleu", "chrf", "exact_match", "n", "signature")
+
+
+def test_train_metrics_and_evaluate_give_identical_figures(tmp_path, capsys):
+    """`course-lib train`'s metrics.json and `course-lib evaluate` score the same checkpoint
+    on the same split through the same function: every figure is identical."""
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY_RUN), encoding="utf-8")
+    out = tmp_path / "run"
+    threads = torch.get_num_threads()
+    try:
+        code = cli.main(
+            ["train", "--corpus", "toy", "--out", str(out), "--config", str(config)]
+            + ["--steps", "12", "--seed", "0", "--device", "cpu", "--threads", "1", "--quiet"]
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
+    capsys.readouterr()
+
+    args = ["evaluate", "--checkpoint", str(out), "--corpus", "toy", "--json", "--examples", "0"]
+    assert cli.main(args) == 0
+    evaluated = json.loads(capsys.readouterr().out.splitlines()[-1])
+
+    trained = {name: metrics["test"][name] for name in SCORES}
+    assert trained == {name: evaluated[name] for name in SCORES}
+    assert trained["n"] == len(group_references(make_toy_corpus().test))
+    assert trained["chrf"] > 0  # a real comparison: the figures are not all zero
 
 
 # ----------------------------------------------------------------------------- bundled

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from course_lib.attention import AttentionWeights
 from course_lib.config import TransformerConfig
 from course_lib.decoder import Decoder, DecoderLayer
 from course_lib.errors import CourseLibError, ShapeError
+from course_lib.kv_cache import new_cache
 from course_lib.masks import causal_mask, combine_masks, padding_mask
 
 
@@ -59,12 +61,13 @@ def test_stack_shapes_and_weights(norm_first):
     dec = decoder(norm_first=norm_first, n_decoder_layers=3)
     x, memory = torch.randn(2, 5, 16), torch.randn(2, 4, 16)
     self_mask, memory_mask = masks()
-    out, weights = dec(x, memory, self_mask, memory_mask, return_weights=True)
+    weights = AttentionWeights()
+    out = dec(x, memory, self_mask, memory_mask, weights=weights)
     assert out.shape == (2, 5, 16)
-    assert [w.shape for w in weights["self"]] == [(2, 4, 5, 5)] * 3
-    assert [w.shape for w in weights["cross"]] == [(2, 4, 5, 4)] * 3
-    assert torch.all(weights["cross"][0][1, :, :, 2:] == 0)  # padded source words unseen
-    assert torch.all(weights["self"][2][0].triu(1) == 0)  # no looking ahead
+    assert [w.shape for w in weights.decoder_self] == [(2, 4, 5, 5)] * 3
+    assert [w.shape for w in weights.cross] == [(2, 4, 5, 4)] * 3
+    assert torch.all(weights.cross[0][1, :, :, 2:] == 0)  # padded source words unseen
+    assert torch.all(weights.decoder_self[2][0].triu(1) == 0)  # no looking ahead
     torch.testing.assert_close(dec(x, memory, self_mask, memory_mask), out)
 
 
@@ -99,14 +102,14 @@ def test_cache_gives_the_same_output_one_position_at_a_time(norm_first):
     x, memory = torch.randn(2, 5, 16), torch.randn(2, 4, 16)
     memory_mask = padding_mask(SRC)
     full = dec(x, memory, causal_mask(5), memory_mask)
-    cache = [{} for _ in dec.layers]
+    cache = new_cache(len(dec.layers))
     steps = [
         dec(x[:, t : t + 1], memory, causal_mask(1, start=t), memory_mask, cache=cache)
         for t in range(5)
     ]
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-6, rtol=1e-5)
-    assert cache[0]["self"]["k"].shape == (2, 4, 5, 4)
-    assert cache[0]["cross"]["k"].shape == (2, 4, 4, 4)
+    assert cache[0].self_attn.keys.shape == (2, 4, 5, 4)
+    assert cache[0].cross_attn.keys.shape == (2, 4, 4, 4)
 
 
 def test_errors_are_named():
@@ -116,13 +119,15 @@ def test_errors_are_named():
         dec(x, torch.randn(2, 4, 8))
     with pytest.raises(ShapeError, match=r"x must have shape"):
         dec(torch.randn(5, 16), memory)
-    with pytest.raises(ShapeError, match="share the batch size"):
+    with pytest.raises(ShapeError, match="memory has batch size 3 but the target has 2"):
         dec(x, torch.randn(3, 4, 16))
     with pytest.raises(ShapeError, match="does not broadcast"):
         dec(x, memory, causal_mask(4))
     with pytest.raises(ShapeError, match="does not broadcast"):
         dec(x, memory, None, padding_mask(TGT))  # a target mask given as the memory mask
-    with pytest.raises(CourseLibError, match="one dict per decoder layer \\(2\\), got 1 entries"):
-        dec(x, memory, cache=[{}])
+    with pytest.raises(CourseLibError, match="one LayerCache per decoder layer \\(2\\), got 1"):
+        dec(x, memory, cache=new_cache(1))
+    with pytest.raises(CourseLibError, match="got dict"):
+        dec(x, memory, cache={})
     with pytest.raises(CourseLibError, match="Decoder needs a TransformerConfig"):
         Decoder(None)

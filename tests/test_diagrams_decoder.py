@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from diagram_helpers import assert_closed_figure, texts
 from matplotlib.figure import Figure
-from test_diagrams_encoder import assert_closed_figure, texts
 
 from course_lib.diagrams.decoder import causal_mask_diagram, decoder_layer_diagram
 from course_lib.errors import CourseLibError

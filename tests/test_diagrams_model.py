@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from diagram_helpers import assert_closed_figure, texts
 from matplotlib.colors import to_hex
 from matplotlib.patches import FancyBboxPatch
-from test_diagrams_encoder import assert_closed_figure, texts
 
 from course_lib.diagrams.draw import COLORS, FILLS
 from course_lib.diagrams.model import transformer_diagram

@@ -17,7 +17,7 @@ from tiny_training import PAIRS, TINY_FIELDS, tiny_model, tokenizers, train_comm
 
 from course_lib.distributed import DistributedContext, launched_by_torchrun, shard
 from course_lib.errors import CourseLibError
-from course_lib.train import Trainer, TrainSettings
+from course_lib.trainer import Trainer, TrainSettings
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

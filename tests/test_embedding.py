@@ -134,7 +134,7 @@ def test_positional_encoding_refuses_wrong_shapes(shape, message):
 
 
 def test_positional_encoding_refuses_a_bad_start():
-    with pytest.raises(CourseLibError, match="start must be an int >= 0, got -1"):
+    with pytest.raises(CourseLibError, match="start must be an integer >= 0, got -1"):
         PositionalEncoding(d_model=8)(torch.zeros(1, 2, 8), start=-1)
 
 

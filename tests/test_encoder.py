@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from course_lib.attention import AttentionWeights
 from course_lib.config import TransformerConfig
 from course_lib.embedding import PositionalEncoding
 from course_lib.encoder import Encoder, EncoderLayer, FeedForward
@@ -79,9 +80,12 @@ def test_stack_shapes_and_weights(norm_first, batch, length, layers):
     enc = encoder(norm_first=norm_first, n_encoder_layers=layers)
     assert len(enc.layers) == layers
     x = torch.randn(batch, length, 16)
-    out, weights = enc(x, return_weights=True)
+    weights = AttentionWeights()
+    out = enc(x, weights=weights)
     assert out.shape == (batch, length, 16)
-    assert len(weights) == layers and all(w.shape == (batch, 4, length, length) for w in weights)
+    assert len(weights.encoder) == layers
+    assert all(w.shape == (batch, 4, length, length) for w in weights.encoder)
+    assert weights.decoder_self == weights.cross == []
     torch.testing.assert_close(enc(x), out)
 
 

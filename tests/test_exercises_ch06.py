@@ -27,7 +27,7 @@ from exercise_helpers import (
 )
 
 from course_lib.exercises import ExerciseFailed, ch06, check
-from course_lib.train import label_smoothed_cross_entropy, teacher_forcing
+from course_lib.loss import label_smoothed_cross_entropy, teacher_forcing
 
 EXERCISES = {exercise.id: exercise for exercise in ch06.EXERCISES}
 FUNCTIONS = [i for i, e in EXERCISES.items() if e.kind != "checkpoint"]

@@ -10,6 +10,7 @@ on the whole held-out test split of the bundled corpus.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -23,9 +24,10 @@ from conftest import ROOT, running_in_ci
 import course_lib
 from course_lib import cli, data
 from course_lib import tokenize as tk
+from course_lib.attention_maps import cross_attention
 from course_lib.checkpoint import load_bundled
 from course_lib.export import FILES, MANIFEST, WEB_FILES, export_graphs, tokenizer_rules
-from course_lib.translate import Translator, cross_attention
+from course_lib.translate import Translator
 
 pytest.importorskip("onnxruntime", reason="pip install 'course-lib[export]'")
 from course_lib.onnx_translator import OnnxTranslator  # noqa: E402
@@ -156,6 +158,17 @@ def test_export_command_bad_input_is_one_clear_line(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_export_command_without_onnx_says_what_to_install(tmp_path, capsys, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "onnx" else real_find_spec(name)
+    )
+    assert cli.main(["export", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "course-lib[export]"' in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
 def node_or_skip() -> str:
     node = shutil.which("node")
     if node is None:
@@ -203,8 +216,6 @@ def test_javascript_tokenizer_equals_python_on_the_whole_corpus(corpus):
 
 
 def test_the_site_serves_only_onnxruntime_webs_single_wasm_build():
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("install_site_js", SITE_JS)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

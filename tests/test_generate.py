@@ -9,19 +9,17 @@ import torch
 
 from course_lib.config import TransformerConfig
 from course_lib.errors import CourseLibError, ShapeError
+from course_lib.beam import beam_search, gnmt_penalty, score_sequences
 from course_lib.generate import (
     GenerationResult,
-    beam_search,
     decode_loop,
-    gnmt_penalty,
     greedy_decode,
     greedy_steps,
     inference_mode,
     next_token_distribution,
-    reorder_cache,
     sample,
-    score_sequences,
 )
+from course_lib.kv_cache import KVCache, LayerCache, reorder_cache
 from course_lib.model import Transformer
 from course_lib.tokenize import END, PAD, START
 
@@ -146,12 +144,12 @@ def test_decode_loop_with_a_table_step():
     assert scores.shape == (2,)
 
 
-def test_return_attention_shapes_and_rows_sum_to_one_over_real_source_words():
+def test_need_weights_shapes_and_rows_sum_to_one_over_real_source_words():
     model = tiny_model()
     src = source_batch()
     for use_cache in (True, False):
         result = greedy_decode(
-            model, src, max_new_tokens=7, use_cache=use_cache, return_attention=True
+            model, src, max_new_tokens=7, use_cache=use_cache, need_weights=True
         )
         assert isinstance(result, GenerationResult)
         assert len(result.cross_attention) == model.config.n_decoder_layers
@@ -350,10 +348,13 @@ def test_score_sequences_rejects_bad_input():
 
 
 def test_reorder_cache_selects_rows_of_every_layer():
-    cache = [{"self": {"k": torch.arange(3.0)[:, None], "v": torch.arange(3.0)[:, None] * 10}}]
+    rows = torch.arange(3.0)[:, None]
+    cache = [LayerCache(KVCache(False, rows, rows * 10), KVCache(True, rows + 1, rows - 1))]
     reorder_cache(cache, torch.tensor([2, 2, 0]))
-    assert cache[0]["self"]["k"].flatten().tolist() == [2.0, 2.0, 0.0]
-    assert cache[0]["self"]["v"].flatten().tolist() == [20.0, 20.0, 0.0]
+    assert cache[0].self_attn.keys.flatten().tolist() == [2.0, 2.0, 0.0]
+    assert cache[0].self_attn.values.flatten().tolist() == [20.0, 20.0, 0.0]
+    assert cache[0].cross_attn.keys.flatten().tolist() == [3.0, 3.0, 1.0]
+    assert cache[0].cross_attn.values.flatten().tolist() == [1.0, 1.0, -1.0]
 
 
 def test_gnmt_penalty_values():
@@ -466,14 +467,14 @@ def test_temperature_not_positive_is_a_clear_error(model, bad):
 
 @pytest.mark.parametrize("bad", [0, -2])
 def test_top_k_below_one_is_a_clear_error(model, bad):
-    with pytest.raises(CourseLibError, match="top_k must be >= 1"):
+    with pytest.raises(CourseLibError, match="top_k must be an integer >= 1"):
         sample(model, source_batch(), top_k=bad)
 
 
 def test_wrong_inputs_name_the_problem(model):
     with pytest.raises(CourseLibError, match="model must be a course_lib.model.Transformer"):
         greedy_decode(torch.nn.Linear(2, 2), source_batch())
-    with pytest.raises(ShapeError, match=r"src must have shape \(batch, src_len\)"):
+    with pytest.raises(ShapeError, match=r"src must have shape \(batch, seq_len\)"):
         greedy_decode(model, torch.tensor([4, 5, 6]))
     with pytest.raises(ShapeError, match="integer token ids"):
         greedy_decode(model, torch.rand(2, 3))
@@ -485,16 +486,16 @@ def test_wrong_inputs_name_the_problem(model):
         next_token_distribution(torch.zeros(5))
     with pytest.raises(ShapeError, match="one sentence"):
         greedy_steps(model, source_batch(batch=2), ["w"] * 20)
-    with pytest.raises(CourseLibError, match="top must be >= 1"):
+    with pytest.raises(CourseLibError, match="top must be an integer >= 1"):
         greedy_steps(model, source_batch(batch=1), ["w"] * 20, top=0)
 
 
 def test_decode_loop_and_reorder_cache_reject_bad_input():
     with pytest.raises(CourseLibError, match="step must be a function"):
         decode_loop("not a function", 2)
-    with pytest.raises(CourseLibError, match="batch_size must be >= 1"):
+    with pytest.raises(CourseLibError, match="batch_size must be an integer >= 1"):
         decode_loop(lambda tokens: torch.zeros(0, 5), 0)
-    with pytest.raises(CourseLibError, match="max_new_tokens must be >= 1"):
+    with pytest.raises(CourseLibError, match="max_new_tokens must be an integer >= 1"):
         decode_loop(lambda tokens: torch.zeros(2, 5), 2, max_new_tokens=0)
     with pytest.raises(ShapeError, match="index must be a 1-D int64 tensor"):
-        reorder_cache([{"self": {"k": torch.zeros(2, 1)}}], torch.tensor([[0, 1]]))
+        reorder_cache([LayerCache()], torch.tensor([[0, 1]]))

@@ -1,4 +1,4 @@
-"""Tests for the label-smoothed loss of course_lib.train.
+"""Tests for course_lib.loss: teacher forcing, the label-smoothed loss, the held-out loss.
 
 The loss must equal ``F.cross_entropy(..., ignore_index=..., label_smoothing=...)``, value and
 gradient, wherever that is finite, extreme finite logits included (no clamping of
@@ -13,9 +13,17 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_training import PAIRS, tiny_model, tokenizers
 
+from course_lib.batching import encode_pairs
 from course_lib.errors import CourseLibError
-from course_lib.train import PAD, LabelSmoothingLoss, label_smoothed_cross_entropy
+from course_lib.loss import (
+    LabelSmoothingLoss,
+    heldout_loss,
+    label_smoothed_cross_entropy,
+    teacher_forcing,
+)
+from course_lib.tokenize import END, PAD, START
 
 SMOOTHINGS = [0.0, 0.1, 0.5, 1.0]
 
@@ -266,3 +274,88 @@ def test_bad_smoothing(smoothing):
 def test_bad_reduction():
     with pytest.raises(CourseLibError, match="reduction"):
         label_smoothed_cross_entropy(torch.randn(2, 5), torch.tensor([1, 2]), 0.1, reduction="avg")
+
+
+# ----------------------------------------------------------------------------------------
+# teacher forcing
+# ----------------------------------------------------------------------------------------
+
+
+def test_teacher_forcing_shifts_and_puts_end_after_each_row():
+    tgt = torch.tensor([[5, 6, 7, 8], [9, 10, PAD, PAD], [11, PAD, PAD, PAD]])
+    decoder_input, labels = teacher_forcing(tgt)
+    assert decoder_input.tolist() == [
+        [START, 5, 6, 7, 8],
+        [START, 9, 10, PAD, PAD],
+        [START, 11, PAD, PAD, PAD],
+    ]
+    assert labels.tolist() == [
+        [5, 6, 7, 8, END],
+        [9, 10, END, PAD, PAD],
+        [11, END, PAD, PAD, PAD],
+    ]
+    # labels are the decoder input shifted left by one, wherever the input is real
+    real = decoder_input[:, 1:] != PAD
+    assert torch.equal(labels[:, :-1][real], decoder_input[:, 1:][real])
+
+
+def test_teacher_forcing_on_a_real_batch_and_empty_row():
+    _, tgt_tok = tokenizers(PAIRS[:8])
+    ids = tgt_tok.encode("J'aime la pizza")
+    tgt = torch.tensor([ids, [PAD] * len(ids)])
+    decoder_input, labels = teacher_forcing(tgt)
+    assert tgt_tok.decode(labels[0].tolist()) == "J'aime la pizza"
+    assert labels[0, len(ids)] == END
+    assert labels[1].tolist() == [END] + [PAD] * len(ids)  # an empty target: just <end>
+    assert decoder_input[1].tolist() == [START] + [PAD] * len(ids)
+
+
+def test_teacher_forcing_custom_ids():
+    decoder_input, labels = teacher_forcing(
+        torch.tensor([[7, 8, -1]]), start_id=100, end_id=101, pad_id=-1
+    )
+    assert decoder_input.tolist() == [[100, 7, 8, -1]]
+    assert labels.tolist() == [[7, 8, 101, -1]]
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ([[1, 2]], "must be a tensor"),
+        (torch.tensor([1, 2, 3]), "shape (batch, tgt_len)"),
+        (torch.tensor([[1.0, 2.0]]), "integer token ids"),
+        (torch.zeros(0, 3, dtype=torch.long), "empty batch"),
+        (torch.tensor([[5, PAD, 6]]), "right-padded"),
+    ],
+)
+def test_teacher_forcing_bad_input(bad, message):
+    with pytest.raises(CourseLibError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        teacher_forcing(bad)
+
+
+# ----------------------------------------------------------------------------------------
+# the held-out (validation) loss
+# ----------------------------------------------------------------------------------------
+
+
+def test_heldout_loss_is_the_training_loss_without_dropout():
+    src_tok, tgt_tok = tokenizers()
+    model = tiny_model(src_tok, tgt_tok, dropout=0.3)
+    data = encode_pairs(PAIRS, src_tok, tgt_tok)
+    model.train()
+    loss = heldout_loss(model, data, 0.1, batch_size=5)  # three batches, sorted by length
+    assert model.training, "the model's mode is restored"
+    src, tgt = data.batch(range(len(data)))
+    decoder_input, labels = teacher_forcing(tgt)
+    with torch.no_grad():
+        expected = label_smoothed_cross_entropy(model.eval()(src, decoder_input), labels, 0.1)
+    assert loss == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_heldout_loss_bad_input():
+    src_tok, tgt_tok = tokenizers()
+    model = tiny_model(src_tok, tgt_tok)
+    with pytest.raises(CourseLibError, match="EncodedPairs"):
+        heldout_loss(model, PAIRS, 0.1)
+    with pytest.raises(CourseLibError, match="batch_size"):
+        heldout_loss(model, encode_pairs(PAIRS, src_tok, tgt_tok), 0.1, batch_size=0)

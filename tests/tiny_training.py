@@ -8,7 +8,7 @@ import torch
 from course_lib.config import TransformerConfig
 from course_lib.model import Transformer
 from course_lib.tokenize import WordTokenizer
-from course_lib.train import TrainSettings
+from course_lib.trainer import TrainSettings
 
 PAIRS = [
     ("I love pizza", "J'aime la pizza"),

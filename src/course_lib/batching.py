@@ -8,9 +8,12 @@ the same batch so there is little of it.
 * :func:`pad_sequences` - lists of ids -> ``(batch, max_len)`` LongTensor;
 * :func:`padding_mask` - the same function as :func:`course_lib.masks.padding_mask`
   (re-exported here, one source of truth): ``(batch, seq_len)`` -> ``(batch, 1, 1, seq_len)``;
-* :func:`bucketed_batches` - one epoch's length-bucketed batches, seeded (the training
-  loop of chapter 6 uses it too);
-* :class:`PairDataset`, :class:`BucketBatchSampler`, :func:`make_dataloader` - a
+* :func:`bucketed_batches` - one epoch's length-bucketed batches, seeded; :class:`BatchStream`
+  draws them epoch after epoch, resumably (the training loop of chapter 6);
+* :func:`encode_pairs` - sentence pairs tokenised once into :class:`EncodedPairs` (the one
+  encoded-pairs dataset: chapter 2's DataLoader and chapter 6's training loop both use it),
+  leaving out pairs too long for the model by one rule, :func:`fits`;
+* :class:`BucketBatchSampler`, :func:`make_dataloader` - a
   :class:`torch.utils.data.DataLoader` of ``(src, tgt)`` batches;
 * :func:`padding_fraction` - how much of a loader's batches is padding.
 
@@ -21,6 +24,7 @@ step (teacher forcing, chapter 6).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -74,51 +78,41 @@ def pad_sequences(
         raise ShapeError(
             f"pad_sequences: sequence {which} has {longest} tokens, more than max_len={max_len}"
         )
-    out = torch.full((len(rows), max_len), pad_id, dtype=torch.long)
+    return _pad(rows, pad_id, max_len)
+
+
+def _pad(
+    rows: Sequence[Sequence[int]], pad_id: int = PAD, width: int | None = None
+) -> torch.Tensor:
+    """Right-pad checked rows of ids into a ``(len(rows), width)`` LongTensor (width: the
+    longest row, at least 1 unless given)."""
+    if width is None:
+        width = max(1, max(len(r) for r in rows))
+    out = torch.full((len(rows), width), pad_id, dtype=torch.long)
     for i, row in enumerate(rows):
         out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
     return out
 
 
-class PairDataset(Dataset):
-    """Sentence pairs encoded once: item ``i`` is ``(src_ids, tgt_ids)``, two lists of ints
-    without ``<start>``/``<end>``.
+def fits(src_ids: Sequence[int], tgt_ids: Sequence[int], max_positions: int | None) -> bool:
+    """Whether a pair fits a model with ``max_positions`` positions: the source's tokens, and
+    the target's tokens plus ``<start>`` (the decoder input of teacher forcing). The one rule
+    by which too-long pairs are left out; ``None`` keeps every pair."""
+    return max_positions is None or (
+        len(src_ids) <= max_positions and len(tgt_ids) + 1 <= max_positions
+    )
 
-    ``max_len`` (optional) leaves out pairs with more tokens than that on either side;
-    how many were left out is in ``skipped``.
-    """
 
-    def __init__(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        src_tokenizer: Any,
-        tgt_tokenizer: Any,
-        max_len: int | None = None,
-    ):
-        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence) or not pairs:
-            raise CourseLibError(
-                f"PairDataset: pairs must be a non-empty list of (source, target) strings, "
-                f"got {type(pairs).__name__} of length {len(pairs) if hasattr(pairs, '__len__') else '?'}"
-            )
-        self.src: list[list[int]] = []
-        self.tgt: list[list[int]] = []
-        self.skipped = 0
-        for i, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise CourseLibError(
-                    f"PairDataset: pair {i} must be (source, target), got {pair!r:.60}"
-                )
-            try:
-                src, tgt = src_tokenizer.encode(pair[0]), tgt_tokenizer.encode(pair[1])
-            except CourseLibError as error:
-                raise CourseLibError(f"PairDataset: pair {i} {pair!r:.80}: {error}") from None
-            if max_len is not None and max(len(src), len(tgt)) > max_len:
-                self.skipped += 1
-                continue
-            self.src.append(src)
-            self.tgt.append(tgt)
-        if not self.src:
-            raise CourseLibError(f"PairDataset: every pair is longer than max_len={max_len}")
+@dataclass
+class EncodedPairs(Dataset):
+    """Sentence pairs encoded once: item ``i`` is ``(src[i], tgt[i])``, two lists of ids
+    without ``<start>``/``<end>``; ``pairs[i]`` is the ``(english, french)`` text it came from
+    and ``skipped`` how many pairs :func:`encode_pairs` left out as too long."""
+
+    src: list[list[int]]
+    tgt: list[list[int]]
+    pairs: list[tuple[str, str]]
+    skipped: int = 0
 
     def __len__(self) -> int:
         return len(self.src)
@@ -130,6 +124,49 @@ class PairDataset(Dataset):
     def lengths(self) -> list[tuple[int, int]]:
         """``(source length, target length)`` per item: the key bucketing sorts by."""
         return [(len(s), len(t)) for s, t in zip(self.src, self.tgt)]
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded ``(src, tgt)`` of the items ``indices``: shapes ``(len(indices),
+        longest source)`` and ``(len(indices), longest target)``."""
+        return _pad([self.src[i] for i in indices]), _pad([self.tgt[i] for i in indices])
+
+
+def encode_pairs(
+    pairs: Sequence[tuple[str, str]],
+    src_tokenizer: Any,
+    tgt_tokenizer: Any,
+    max_positions: int | None = None,
+    name: str = "pairs",
+) -> EncodedPairs:
+    """Tokenise ``(english, french)`` pairs once into :class:`EncodedPairs`.
+
+    Pairs that do not :func:`fits` a model of ``max_positions`` positions (a source of more
+    than ``max_positions`` tokens, or a target that needs more with ``<start>``) are left out
+    and counted in ``skipped``. ``name`` names the pairs in error messages.
+    """
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
+        raise CourseLibError(f"{name} must be a list of (english, french) pairs")
+    if len(pairs) == 0:
+        raise CourseLibError(f"{name} is empty: no sentence pairs to train or evaluate on")
+    src, tgt, kept, skipped = [], [], [], 0
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise CourseLibError(f"{name}[{i}] must be an (english, french) pair, got {pair!r:.60}")
+        try:
+            s, t = list(src_tokenizer.encode(pair[0])), list(tgt_tokenizer.encode(pair[1]))
+        except CourseLibError as error:
+            raise CourseLibError(f"{name}[{i}] {pair!r:.80}: {error}") from None
+        if not fits(s, t, max_positions):
+            skipped += 1
+            continue
+        src.append(s)
+        tgt.append(t)
+        kept.append((pair[0], pair[1]))
+    if not src:
+        raise CourseLibError(
+            f"{name}: every pair is longer than the model's {max_positions} positions"
+        )
+    return EncodedPairs(src, tgt, kept, skipped)
 
 
 def bucketed_batches(
@@ -182,6 +219,43 @@ def bucketed_batches(
         return batches
     permutation = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in permutation]
+
+
+class BatchStream:
+    """Epoch after epoch of :func:`bucketed_batches`: ``next(stream)`` is the training loop's
+    next batch of item indices. The position ``(epoch, index)`` (the batch inside the epoch)
+    is saved in checkpoints, so a resumed run draws the very batch it would have drawn next."""
+
+    def __init__(
+        self,
+        src_lengths: Sequence[int],
+        tgt_lengths: Sequence[int],
+        batch_size: int,
+        seed: int = 0,
+        pool_batches: int = 50,
+    ):
+        self.src_lengths, self.tgt_lengths = list(src_lengths), list(tgt_lengths)
+        self.batch_size, self.seed, self.pool_batches = batch_size, seed, pool_batches
+        self.seek(0, 0)
+
+    def seek(self, epoch: int, index: int) -> None:
+        """Continue at batch ``index`` of epoch ``epoch``."""
+        self.epoch, self.index = epoch, index
+        self._batches: list[list[int]] | None = None
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return self
+
+    def __next__(self) -> list[int]:
+        while True:
+            if self._batches is None:
+                lengths = (self.src_lengths, self.tgt_lengths)
+                order = (self.batch_size, self.seed, self.epoch, self.pool_batches)
+                self._batches = bucketed_batches(*lengths, *order)
+            if self.index < len(self._batches):
+                self.index += 1
+                return self._batches[self.index - 1]
+            self.seek(self.epoch + 1, 0)
 
 
 class BucketBatchSampler(Sampler[list[int]]):
@@ -261,18 +335,19 @@ def make_dataloader(
     seed: int = 0,
     bucket: bool = True,
     drop_last: bool = False,
-    max_len: int | None = None,
+    max_positions: int | None = None,
 ) -> DataLoader:
     """A DataLoader of ``(src, tgt)`` batches: LongTensors ``(B, S)`` and ``(B, T)``, padded
     with ``PAD``, without ``<start>``/``<end>``.
 
     ``bucket=True`` groups sentences of similar length (:class:`BucketBatchSampler`);
     ``bucket=False`` draws plain random batches (the comparison in chapter 2).
+    ``max_positions`` leaves out pairs too long for the model (:func:`encode_pairs`).
     Seeded: the same arguments give the same batches, epoch after epoch.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise CourseLibError(f"make_dataloader: batch_size must be an int >= 1, got {batch_size!r}")
-    dataset = PairDataset(pairs, src_tokenizer, tgt_tokenizer, max_len=max_len)
+    dataset = encode_pairs(pairs, src_tokenizer, tgt_tokenizer, max_positions)
     if bucket:
         sampler = BucketBatchSampler(
             dataset.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
@@ -307,10 +382,13 @@ def padding_fraction(loader: Any) -> float:
 
 
 __all__ = [
+    "BatchStream",
     "BucketBatchSampler",
+    "EncodedPairs",
     "bucketed_batches",
-    "PairDataset",
     "collate_pairs",
+    "encode_pairs",
+    "fits",
     "make_dataloader",
     "pad_sequences",
     "padding_fraction",

@@ -1,6 +1,6 @@
 """Step 6: checkpoints - everything needed to use a trained model, or to continue training.
 
-A checkpoint is ONE file (``checkpoint.pt``) holding only tensors and plain Python data
+A checkpoint is ONE file (:data:`course_lib.files.CHECKPOINT_FILE`) holding only tensors and plain Python data
 (dicts, lists, strings, numbers), so it loads with ``torch.load(weights_only=True)``,
 which never unpickles arbitrary objects (loading a checkpoint cannot run code):
 
@@ -12,17 +12,15 @@ which never unpickles arbitrary objects (loading a checkpoint cannot run code):
 * ``training``: step, epoch, position in the data, settings and history;
 * ``metrics`` and ``metadata`` (e.g. the command that produced it).
 
-Files are written atomically: to a temporary file in the same directory, then renamed
-over the target with ``os.replace``, so a crash mid-write never leaves a half-written
-checkpoint where a good one was.
+Files are written atomically (:func:`course_lib.files.atomic_write`), so a crash
+mid-write never leaves a half-written checkpoint where a good one was. The random-number
+generators' states come from :mod:`course_lib.runtime`.
 """
 
 from __future__ import annotations
 
 import importlib.resources
-import os
 import pickle
-import random
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +29,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_lib import __version__
+from course_lib.config import TransformerConfig
 from course_lib.errors import CourseLibError
+from course_lib.files import BUNDLED_FILE, CHECKPOINT_FILE, atomic_torch_save
+from course_lib.model import Transformer
+from course_lib.runtime import get_rng_state
+from course_lib.tokenize import tokenizer_from_dict
 
 FORMAT = "course_lib.checkpoint"
 FORMAT_VERSION = 1
-CHECKPOINT_NAME = "checkpoint.pt"
-BUNDLED_NAME = "toy_model.pt"
+REQUIRED_ENTRIES = ("config", "src_tokenizer", "tgt_tokenizer", "model")
 
 
 @dataclass
@@ -67,55 +70,6 @@ class Checkpoint:
 
 
 # ----------------------------------------------------------------------------------------
-# Random-number generator states as tensors and plain data
-# ----------------------------------------------------------------------------------------
-
-
-def get_rng_state() -> dict[str, Any]:
-    """The states of Python's ``random``, NumPy's global generator and torch (CPU, CUDA),
-    as tensors and plain data (loadable with ``weights_only=True``)."""
-    version, internal, gauss = random.getstate()
-    state: dict[str, Any] = {
-        "python": [version, list(internal), gauss],
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-    try:
-        import numpy as np
-
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        state["numpy"] = [
-            kind,
-            torch.from_numpy(keys.astype(np.int64)),
-            int(pos),
-            int(has_gauss),
-            float(cached),
-        ]
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        pass
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`get_rng_state` returned."""
-    if not isinstance(state, dict):
-        raise CourseLibError(f"rng state must be a dict, got {type(state).__name__}")
-    if "python" in state:
-        version, internal, gauss = state["python"]
-        random.setstate((version, tuple(internal), gauss))
-    if "torch" in state:
-        torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        cuda_states = state["cuda"][: torch.cuda.device_count()]
-        torch.cuda.set_rng_state_all(cuda_states)
-    if "numpy" in state:
-        import numpy as np
-
-        kind, keys, pos, has_gauss, cached = state["numpy"]
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-
-
-# ----------------------------------------------------------------------------------------
 # Saving
 # ----------------------------------------------------------------------------------------
 
@@ -132,52 +86,6 @@ def _plain(value: Any, where: str) -> Any:
         f"save_checkpoint: {where} is a {type(value).__name__}; a checkpoint holds only "
         f"tensors and plain data (dict, list, str, int, float, bool, None)"
     )
-
-
-def _temporary_file(folder: Path, name: str):
-    """A new file next to the target, created with the usual permissions (umask applies,
-    unlike ``tempfile``, which makes files private)."""
-    for _attempt in range(100):
-        candidate = folder / f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        try:
-            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        return candidate, os.fdopen(fd, "wb")
-    raise CourseLibError(f"cannot create a temporary file in {folder}")  # pragma: no cover
-
-
-def atomic_write(path: str | Path, write: Any) -> Path:
-    """Write ``path`` atomically: ``write(handle)`` fills a temporary file in the same
-    folder, which then replaces ``path`` with ``os.replace`` (readers never see half a file,
-    and a failed write leaves the old file as it was)."""
-    path = Path(path)
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CourseLibError(
-            f"cannot create the checkpoint folder {folder}: {error.strerror}"
-        ) from None
-    try:
-        temporary, handle = _temporary_file(folder, path.name)
-    except OSError as error:
-        raise CourseLibError(f"cannot write a file in {folder}: {error.strerror}") from None
-    try:
-        with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save(obj, path)`` through a temporary file in the same folder + ``os.replace``."""
-    return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def save_checkpoint(
@@ -202,9 +110,6 @@ def save_checkpoint(
     small file that is only for translating. ``weights_dtype=torch.float16`` halves the
     size (loading converts back to float32).
     """
-    from course_lib import __version__
-    from course_lib.model import Transformer
-
     if not isinstance(model, Transformer):
         raise CourseLibError(
             f"save_checkpoint needs a course_lib Transformer, got {type(model).__name__}"
@@ -218,7 +123,7 @@ def save_checkpoint(
             raise CourseLibError(f"save_checkpoint: {name} must be a tokenizer with to_dict()")
     path = Path(path)
     if path.is_dir():
-        path = path / CHECKPOINT_NAME
+        path = path / CHECKPOINT_FILE
     weights = {
         k: (v.detach().to("cpu", weights_dtype) if v.is_floating_point() else v.detach().cpu())
         for k, v in model.state_dict().items()
@@ -250,14 +155,19 @@ def save_checkpoint(
 # ----------------------------------------------------------------------------------------
 
 
-def _resolve(path: str | Path) -> Path:
+def resolve_checkpoint_path(path: str | Path) -> Path:
+    """The checkpoint file behind ``path``: the file itself, or ``DIR/checkpoint.pt``.
+
+    Raises:
+        CourseLibError: not a str or Path, a folder without a checkpoint, or no such file.
+    """
     if not isinstance(path, (str, Path)):
         raise CourseLibError(f"checkpoint path must be a str or Path, got {type(path).__name__}")
     path = Path(path).expanduser()
     if path.is_dir():
-        inside = path / CHECKPOINT_NAME
+        inside = path / CHECKPOINT_FILE
         if not inside.is_file():
-            raise CourseLibError(f"no {CHECKPOINT_NAME} in the directory {path}")
+            raise CourseLibError(f"no {CHECKPOINT_FILE} in the directory {path}")
         return inside
     if not path.exists():
         raise CourseLibError(f"checkpoint not found: {path}")
@@ -297,7 +207,7 @@ def _read(path: Path) -> dict[str, Any]:
             f"checkpoint {path} has format version {version!r}; this course_lib reads "
             f"version {FORMAT_VERSION} (upgrade course-lib, or retrain)"
         )
-    missing = [k for k in ("config", "src_tokenizer", "tgt_tokenizer", "model") if k not in state]
+    missing = [k for k in REQUIRED_ENTRIES if k not in state]
     if missing:
         raise CourseLibError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
     return state
@@ -332,11 +242,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     corrupt, foreign or newer-format checkpoint, and for one whose config, vocabularies and
     weights do not match each other.
     """
-    from course_lib.config import TransformerConfig
-    from course_lib.model import Transformer
-    from course_lib.tokenize import tokenizer_from_dict
-
-    path = _resolve(path)
+    path = resolve_checkpoint_path(path)
     state = _read(path)
     try:
         config = TransformerConfig.from_dict(state["config"])
@@ -426,7 +332,11 @@ def restore_training_state(
 
 def bundled_path() -> Path:
     """Where the bundled checkpoint lives inside the installed package."""
-    return Path(str(importlib.resources.files("course_lib") / "assets" / BUNDLED_NAME))
+    return Path(str(_bundled_resource()))
+
+
+def _bundled_resource() -> Any:
+    return importlib.resources.files("course_lib") / "assets" / BUNDLED_FILE
 
 
 def load_bundled(device: str | torch.device = "cpu") -> Checkpoint:
@@ -436,11 +346,10 @@ def load_bundled(device: str | torch.device = "cpu") -> Checkpoint:
     ``.tgt_tokenizer``, ``.config``, ``.metadata`` with the command that made it and its
     test metrics). See ``course_lib/assets/README.md`` to reproduce it.
     """
-    resource = importlib.resources.files("course_lib") / "assets" / BUNDLED_NAME
-    with importlib.resources.as_file(resource) as path:
+    with importlib.resources.as_file(_bundled_resource()) as path:
         if not path.is_file():
             raise CourseLibError(
-                f"the bundled checkpoint {BUNDLED_NAME} is missing from the installed package "
+                f"the bundled checkpoint {BUNDLED_FILE} is missing from the installed package "
                 f"({path}); reinstall course-lib or train one with `course-lib train`"
             )
         return load_checkpoint(path, device)
@@ -448,13 +357,10 @@ def load_bundled(device: str | torch.device = "cpu") -> Checkpoint:
 
 __all__ = [
     "Checkpoint",
-    "atomic_torch_save",
-    "atomic_write",
     "bundled_path",
-    "get_rng_state",
     "load_bundled",
     "load_checkpoint",
+    "resolve_checkpoint_path",
     "restore_training_state",
     "save_checkpoint",
-    "set_rng_state",
 ]

@@ -9,22 +9,33 @@ and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from types import ModuleType
 
 from course_lib import __version__
+from course_lib.commands import (
+    canvas,
+    doctor,
+    evaluate,
+    export,
+    grade,
+    gradescope,
+    release,
+    train,
+    translate,
+)
 from course_lib.errors import CourseLibError
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("course_lib.commands.train", "train a model and write checkpoints"),
-    "translate": ("course_lib.commands.translate", "translate sentences with a checkpoint"),
-    "evaluate": ("course_lib.commands.evaluate", "score a checkpoint with BLEU/chrF"),
-    "release": ("course_lib.commands.release", "write student copies of chapters"),
-    "grade": ("course_lib.commands.grade", "grade a folder of submissions"),
-    "gradescope": ("course_lib.commands.gradescope", "build a Gradescope autograder package"),
-    "canvas": ("course_lib.commands.canvas", "write a gradebook as a Canvas import CSV"),
-    "doctor": ("course_lib.commands.doctor", "check this installation (paste it in bug reports)"),
-    "export": ("course_lib.commands.export", "export a checkpoint to ONNX for the website"),
+COMMANDS: dict[str, tuple[ModuleType, str]] = {
+    "train": (train, "train a model and write checkpoints"),
+    "translate": (translate, "translate sentences with a checkpoint"),
+    "evaluate": (evaluate, "score a checkpoint with BLEU/chrF"),
+    "release": (release, "write student copies of chapters"),
+    "grade": (grade, "grade a folder of submissions"),
+    "gradescope": (gradescope, "build a Gradescope autograder package"),
+    "canvas": (canvas, "write a gradebook as a Canvas import CSV"),
+    "doctor": (doctor, "check this installation (paste it in bug reports)"),
+    "export": (export, "export a checkpoint to ONNX for the website"),
 }
 
 
@@ -36,13 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"course-lib {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, (module_name, help_text) in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:  # a command whose module is not written yet
-            if error.name != module_name:
-                raise
-            continue
+    for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(command)
         command.set_defaults(_run=module.run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from course_lib.checks import check_flag, check_int, check_number, check_probability
 from course_lib.errors import CourseLibError
 
 
@@ -51,35 +52,17 @@ class TransformerConfig:
             "d_ff",
             "max_len",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise CourseLibError(f"config {name} must be an integer, got {value!r}")
-            if value < 1:
-                raise CourseLibError(f"config {name} must be >= 1, got {value}")
+            check_int(getattr(self, name), f"config {name}", 1)
         if self.d_model % self.n_heads != 0:
             raise CourseLibError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads}) "
                 f"so that every head gets d_model / n_heads dimensions"
             )
-        if (
-            isinstance(self.dropout, bool)
-            or not isinstance(self.dropout, (int, float))
-            or not 0.0 <= self.dropout < 1.0
-        ):
-            raise CourseLibError(f"config dropout must be in [0, 1), got {self.dropout!r}")
+        check_probability(self.dropout, "config dropout")
         for name in ("norm_first", "tie_embeddings", "share_embeddings"):
-            if not isinstance(getattr(self, name), bool):
-                raise CourseLibError(
-                    f"config {name} must be True or False, got {getattr(self, name)!r}"
-                )
-        if (
-            isinstance(self.layer_norm_eps, bool)
-            or not isinstance(self.layer_norm_eps, (int, float))
-            or not self.layer_norm_eps > 0
-        ):
-            raise CourseLibError(f"config layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
-        if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int):
-            raise CourseLibError(f"config pad_id must be an integer, got {self.pad_id!r}")
+            check_flag(getattr(self, name), f"config {name}")
+        check_number(self.layer_norm_eps, "config layer_norm_eps", 0, low_inclusive=False)
+        check_int(self.pad_id, "config pad_id")
         if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
             raise CourseLibError(
                 f"config pad_id {self.pad_id} is outside the vocabularies "

@@ -7,10 +7,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.attention import MultiHeadAttention
+from course_lib.attention import AttentionWeights, MultiHeadAttention
+from course_lib.checks import check_activations, check_mask_for
 from course_lib.config import TransformerConfig
-from course_lib.encoder import FeedForward, check_activations
-from course_lib.errors import CourseLibError
+from course_lib.encoder import FeedForward
+from course_lib.errors import CourseLibError, ShapeError
+from course_lib.kv_cache import LayerCache
 
 
 class DecoderLayer(nn.Module):
@@ -20,8 +22,9 @@ class DecoderLayer(nn.Module):
     self_mask ``(batch or 1, 1, tgt_len, tgt_len)`` (causal + padding),
     memory_mask ``(batch, 1, 1, src_len)`` -> ``(batch, tgt_len, d_model)``.
 
-    ``cache`` (a dict, one per layer) enables incremental decoding: x holds only the new
-    position(s) and the layer keeps keys/values for ``"self"`` and ``"cross"`` attention.
+    ``cache`` (a :class:`~course_lib.kv_cache.LayerCache`) enables incremental decoding:
+    x holds only the new position(s); the layer keeps the keys/values of its self- and
+    cross-attention there.
     """
 
     def __init__(
@@ -52,33 +55,34 @@ class DecoderLayer(nn.Module):
         memory: torch.Tensor,
         self_mask: torch.Tensor | None = None,
         memory_mask: torch.Tensor | None = None,
-        return_weights: bool = False,
-        cache: dict[str, dict[str, torch.Tensor]] | None = None,
+        need_weights: bool = False,
+        cache: LayerCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """Returns ``(x, self_weights, cross_weights)``; weights are None unless asked for."""
-        check_activations(x, self.d_model)
-        check_activations(memory, self.d_model, "memory")
-        self_cache = cache.setdefault("self", {}) if cache is not None else None
-        cross_cache = cache.setdefault("cross", {}) if cache is not None else None
+        """Returns ``(x, self_weights, cross_weights)``; weights are None unless asked for.
+
+        No input checks here: :class:`Decoder` (or the model) checked them once.
+        """
+        self_cache = cache.self_attn if cache is not None else None
+        cross_cache = cache.cross_attn if cache is not None else None
         if self.norm_first:
             h = self.norm1(x)
-            attended, self_weights = self.self_attn(h, h, h, self_mask, return_weights, self_cache)
+            attended, self_w = self.self_attn.attend(h, h, h, self_mask, need_weights, self_cache)
             x = x + self.dropout1(attended)
             h = self.norm2(x)
-            attended, cross_weights = self.cross_attn(
-                h, memory, memory, memory_mask, return_weights, cross_cache, True
+            attended, cross_w = self.cross_attn.attend(
+                h, memory, memory, memory_mask, need_weights, cross_cache
             )
             x = x + self.dropout2(attended)
             x = x + self.dropout3(self.feed_forward(self.norm3(x)))
         else:
-            attended, self_weights = self.self_attn(x, x, x, self_mask, return_weights, self_cache)
+            attended, self_w = self.self_attn.attend(x, x, x, self_mask, need_weights, self_cache)
             x = self.norm1(x + self.dropout1(attended))
-            attended, cross_weights = self.cross_attn(
-                x, memory, memory, memory_mask, return_weights, cross_cache, True
+            attended, cross_w = self.cross_attn.attend(
+                x, memory, memory, memory_mask, need_weights, cross_cache
             )
             x = self.norm2(x + self.dropout2(attended))
             x = self.norm3(x + self.dropout3(self.feed_forward(x)))
-        return x, self_weights, cross_weights
+        return x, self_w, cross_w
 
 
 class Decoder(nn.Module):
@@ -86,9 +90,9 @@ class Decoder(nn.Module):
 
     Shapes: x ``(batch, tgt_len, d_model)`` (embedded and position-encoded),
     memory ``(batch, src_len, d_model)`` -> ``(batch, tgt_len, d_model)``.
-    With ``return_weights`` also ``{"self": [...], "cross": [...]}``, one
-    ``(batch, heads, tgt_len, k_len)`` tensor per layer.
-    ``cache`` is a list with one dict per layer (see :class:`DecoderLayer`).
+    Pass an :class:`~course_lib.attention.AttentionWeights` as ``weights`` to collect one
+    ``(batch, heads, tgt_len, k_len)`` tensor per layer. ``cache`` is a list with one
+    :class:`~course_lib.kv_cache.LayerCache` per layer (``Transformer.new_cache()``).
     """
 
     def __init__(self, config: TransformerConfig):
@@ -107,6 +111,7 @@ class Decoder(nn.Module):
             for _ in range(config.n_decoder_layers)
         )
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.d_model, self.n_heads = config.d_model, config.n_heads
 
     def forward(
         self,
@@ -114,23 +119,43 @@ class Decoder(nn.Module):
         memory: torch.Tensor,
         self_mask: torch.Tensor | None = None,
         memory_mask: torch.Tensor | None = None,
-        return_weights: bool = False,
-        cache: list[dict] | None = None,
-    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, list[torch.Tensor]]]:
-        """Output ``(batch, tgt_len, d_model)``, plus the per-layer weights if asked for."""
-        if cache is not None and (not isinstance(cache, list) or len(cache) != len(self.layers)):
-            got = f"{len(cache)} entries" if isinstance(cache, list) else type(cache).__name__
-            raise CourseLibError(
-                f"cache must be a list with one dict per decoder layer ({len(self.layers)}), "
-                f"got {got}; use Transformer.new_cache()"
-            )
-        weights: dict[str, list[torch.Tensor]] = {"self": [], "cross": []}
+        cache: list[LayerCache] | None = None,
+        weights: AttentionWeights | None = None,
+    ) -> torch.Tensor:
+        """Output ``(batch, tgt_len, d_model)``. Given ``weights``, each layer's self- and
+        cross-attention weights are appended to ``weights.decoder_self`` and ``weights.cross``.
+
+        Checks its inputs once (shapes only, no tensor values read), not per layer.
+        """
+        self._check(x, memory, self_mask, memory_mask, cache)
         for i, layer in enumerate(self.layers):
             layer_cache = cache[i] if cache is not None else None
             x, self_w, cross_w = layer(
-                x, memory, self_mask, memory_mask, return_weights, layer_cache
+                x, memory, self_mask, memory_mask, weights is not None, layer_cache
             )
-            weights["self"].append(self_w)
-            weights["cross"].append(cross_w)
-        x = self.norm(x)
-        return (x, weights) if return_weights else x
+            if weights is not None:
+                weights.decoder_self.append(self_w)
+                weights.cross.append(cross_w)
+        return self.norm(x)
+
+    def _check(self, x, memory, self_mask, memory_mask, cache) -> None:
+        check_activations(x, self.d_model)
+        check_activations(memory, self.d_model, "memory")
+        batch, tgt_len = x.shape[:2]
+        if memory.size(0) != batch:
+            raise ShapeError(
+                f"memory has batch size {memory.size(0)} but the target has {batch}: "
+                f"encode the source sentences that belong to these targets"
+            )
+        if cache is not None and (not isinstance(cache, list) or len(cache) != len(self.layers)):
+            got = f"{len(cache)} entries" if isinstance(cache, list) else type(cache).__name__
+            raise CourseLibError(
+                f"cache must be a list with one LayerCache per decoder layer "
+                f"({len(self.layers)}), got {got}; use Transformer.new_cache()"
+            )
+        past = cache[0].self_attn.keys if cache is not None else None
+        k_len = tgt_len + (past.size(2) if past is not None else 0)
+        if self_mask is not None:
+            check_mask_for(self_mask, (batch, self.n_heads, tgt_len, k_len))
+        if memory_mask is not None:
+            check_mask_for(memory_mask, (batch, self.n_heads, tgt_len, memory.size(1)))

@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from course_lib.errors import CourseLibError
+from course_lib.runtime import select_device
 
 
 def launched_by_torchrun() -> bool:
@@ -67,8 +68,6 @@ class DistributedContext:
         process ``LOCAL_RANK`` uses GPU ``LOCAL_RANK`` and the ``nccl`` backend; otherwise
         the CPU and ``gloo``.
         """
-        from course_lib.train import select_device
-
         chosen = select_device(device)
         if not launched_by_torchrun():
             return cls.single(chosen)

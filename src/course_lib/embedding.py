@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from course_lib.checks import check_int
 from course_lib.errors import CourseLibError, ShapeError
 
 
@@ -44,14 +45,15 @@ class TokenEmbedding(nn.Module):
                 f"token ids must be an integer tensor, got "
                 f"{ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__}"
             )
-        size = self.embedding.num_embeddings
-        outside = (ids < 0) | (ids >= size)
-        if outside.any():  # nn.Embedding would fail with an IndexError deep inside torch
+        try:  # ids are not read back on the usual path: only nn.Embedding's own error is caught
+            return self.embedding(ids) * self.scale
+        except IndexError:
+            size = self.embedding.num_embeddings
+            bad = int(ids[(ids < 0) | (ids >= size)][0])
             raise CourseLibError(
-                f"token id {int(ids[outside][0])} is outside the embedding's vocabulary "
+                f"token id {bad} is outside the embedding's vocabulary "
                 f"(vocab_size={size}, valid ids 0-{size - 1})"
-            )
-        return self.embedding(ids) * self.scale
+            ) from None
 
 
 def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
@@ -96,8 +98,7 @@ class PositionalEncoding(nn.Module):
                 f"PositionalEncoding expects (batch, seq_len, {self.encoding.size(1)}), "
                 f"got {tuple(x.shape)}"
             )
-        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-            raise CourseLibError(f"PositionalEncoding: start must be an int >= 0, got {start!r}")
+        check_int(start, "PositionalEncoding: start", 0)
         end = start + x.size(1)
         if end > self.max_len:
             raise CourseLibError(

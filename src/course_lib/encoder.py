@@ -10,18 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.attention import MultiHeadAttention
+from course_lib.attention import AttentionWeights, MultiHeadAttention
+from course_lib.checks import check_activations, check_int, check_mask_for
 from course_lib.config import TransformerConfig
-from course_lib.errors import CourseLibError, ShapeError
-
-
-def check_activations(x: torch.Tensor, d_model: int, name: str = "x") -> None:
-    """Raise :class:`ShapeError` unless ``x`` is a float tensor ``(batch, seq_len, d_model)``."""
-    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.size(-1) != d_model:
-        got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ShapeError(f"{name} must have shape (batch, seq_len, {d_model}), got {got}")
-    if not x.is_floating_point():
-        raise ShapeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+from course_lib.errors import CourseLibError
 
 
 class FeedForward(nn.Module):
@@ -32,9 +24,8 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
-        for name, value in (("d_model", d_model), ("d_ff", d_ff)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise CourseLibError(f"FeedForward {name} must be an integer >= 1, got {value!r}")
+        check_int(d_model, "FeedForward d_model", 1)
+        check_int(d_ff, "FeedForward d_ff", 1)
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
@@ -74,17 +65,19 @@ class EncoderLayer(nn.Module):
         self.norm_first = norm_first
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, return_weights: bool = False
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Returns ``(x, weights)``; ``weights`` is None unless ``return_weights``."""
-        check_activations(x, self.d_model)
+        """Returns ``(x, weights)``; ``weights`` is None unless ``need_weights``.
+
+        No input checks here: :class:`Encoder` (or the model) checked them once.
+        """
         if self.norm_first:
             h = self.norm1(x)
-            attended, weights = self.self_attn(h, h, h, mask, return_weights)
+            attended, weights = self.self_attn.attend(h, h, h, mask, need_weights)
             x = x + self.dropout1(attended)
             x = x + self.dropout2(self.feed_forward(self.norm2(x)))
         else:
-            attended, weights = self.self_attn(x, x, x, mask, return_weights)
+            attended, weights = self.self_attn.attend(x, x, x, mask, need_weights)
             x = self.norm1(x + self.dropout1(attended))
             x = self.norm2(x + self.dropout2(self.feed_forward(x)))
         return x, weights
@@ -95,7 +88,8 @@ class Encoder(nn.Module):
 
     Shapes: x ``(batch, src_len, d_model)`` (embedded and position-encoded),
     mask ``(batch, 1, 1, src_len)`` -> ``(batch, src_len, d_model)``.
-    With ``return_weights`` also a list of per-layer ``(batch, heads, src_len, src_len)``.
+    Pass an :class:`~course_lib.attention.AttentionWeights` as ``weights`` to collect the
+    per-layer ``(batch, heads, src_len, src_len)`` self-attention weights.
     """
 
     def __init__(self, config: TransformerConfig):
@@ -114,14 +108,24 @@ class Encoder(nn.Module):
             for _ in range(config.n_encoder_layers)
         )
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.d_model, self.n_heads = config.d_model, config.n_heads
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, return_weights: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Memory ``(batch, src_len, d_model)``, plus the per-layer weights if asked for."""
-        all_weights = []
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        weights: AttentionWeights | None = None,
+    ) -> torch.Tensor:
+        """Memory ``(batch, src_len, d_model)``. Given ``weights``, each layer's
+        self-attention weights are appended to ``weights.encoder``.
+
+        Checks its inputs once (shapes only, no tensor values read), not per layer.
+        """
+        check_activations(x, self.d_model)
+        if mask is not None:
+            check_mask_for(mask, (x.size(0), self.n_heads, x.size(1), x.size(1)))
         for layer in self.layers:
-            x, weights = layer(x, mask, return_weights)
-            all_weights.append(weights)
-        x = self.norm(x)
-        return (x, all_weights) if return_weights else x
+            x, layer_weights = layer(x, mask, weights is not None)
+            if weights is not None:
+                weights.encoder.append(layer_weights)
+        return self.norm(x)

@@ -37,9 +37,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_lib import __version__
+from course_lib import checkpoint as checkpoints
+from course_lib.attention import AttentionWeights
 from course_lib.errors import CourseLibError
 from course_lib.masks import padding_mask
 from course_lib.model import Transformer
+from course_lib.tokenize import PAD, SPECIAL_TOKENS, START, WordTokenizer
+from course_lib.tokenize import words as tk
+from course_lib.translate import load_checkpoint_or_bundled
 
 FORMAT = "course_lib.onnx_translator"
 FORMAT_VERSION = 1
@@ -86,10 +92,9 @@ class DecoderStepGraph(nn.Module):
         # the graph: position i may see j when j <= i. (batch, 1, tgt_len, tgt_len)
         position = torch.ones_like(tgt).cumsum(dim=-1)  # (batch, tgt_len): 1 .. tgt_len
         causal = (position[:, None, :] <= position[:, :, None])[:, None]
-        logits, weights = self.model.decode(
-            tgt, memory, src_mask, tgt_mask=causal, return_weights=True
-        )
-        cross = torch.stack([w[:, :, -1, :] for w in weights["cross"]], dim=1)
+        weights = AttentionWeights()
+        logits = self.model.decode(tgt, memory, src_mask, tgt_mask=causal, weights=weights)
+        cross = torch.stack([w[:, :, -1, :] for w in weights.cross], dim=1)
         return logits[:, -1, :], cross
 
 
@@ -100,8 +105,6 @@ def tokenizer_rules() -> dict[str, Any]:
     and ``\\b`` into their JavaScript spelling. ``tests/test_export.py`` checks that the
     JavaScript gives the Python tokens on every sentence of the bundled corpus.
     """
-    from course_lib import tokenize as tk
-
     return {
         "format": "course_lib.tokenizer_rules",
         "version": 1,
@@ -114,7 +117,7 @@ def tokenizer_rules() -> dict[str, Any]:
         "fr_no_space_before": sorted(tk._NO_SPACE_BEFORE),
         "fr_no_space_after": sorted(tk._NO_SPACE_AFTER),
         "capitalise_after": tk._CAPITALISE_AFTER.pattern,
-        "special_tokens": list(tk.SPECIAL_TOKENS),
+        "special_tokens": list(SPECIAL_TOKENS),
     }
 
 
@@ -128,12 +131,9 @@ def sha256_of(path: Path) -> str:
 
 def checkpoint_file(where: str | Path) -> Path:
     """The file behind ``"bundled"``, a run directory or a checkpoint file."""
-    from course_lib import checkpoint as checkpoints
-
     if str(where) == "bundled":
-        resource = importlib.resources.files("course_lib") / "assets" / checkpoints.BUNDLED_NAME
-        return Path(str(resource))
-    return checkpoints._resolve(where)
+        return checkpoints.bundled_path()
+    return checkpoints.resolve_checkpoint_path(where)
 
 
 def _prepare_out(out: str | Path) -> Path:
@@ -223,10 +223,6 @@ def export_translator(checkpoint: str | Path, out: str | Path, web: bool = True)
     returns the manifest. Errors (missing or damaged checkpoint, a BPE tokenizer, an
     output path that is a file or not writable) raise :class:`CourseLibError`.
     """
-    from course_lib import __version__
-    from course_lib.tokenize import WordTokenizer
-    from course_lib.translate import load_checkpoint_or_bundled
-
     loaded = load_checkpoint_or_bundled(checkpoint)
     for side in ("src_tokenizer", "tgt_tokenizer"):
         if not isinstance(getattr(loaded, side), WordTokenizer):
@@ -263,7 +259,7 @@ def export_translator(checkpoint: str | Path, out: str | Path, web: bool = True)
         "decoding": {
             "strategy": "greedy, whole prefix re-run at every step (no key/value cache)",
             "max_new_tokens": "min(max_len - 1, 2 * src_len + 10)",
-            "never_generated": ["<pad>", "<start>"],
+            "never_generated": [SPECIAL_TOKENS[PAD], SPECIAL_TOKENS[START]],
             "cross_attention": "decoder output (layers, heads, src_len) of the last position; "
             "the page shows its mean over all layers and heads (chapter 7)",
         },

@@ -29,6 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_lib.attention import AttentionWeights
+from course_lib.checks import check_int, check_number, check_token_ids
 from course_lib.errors import CourseLibError, ShapeError
 from course_lib.masks import causal_mask, padding_mask
 from course_lib.model import Transformer
@@ -50,7 +52,7 @@ class GenerationResult:
         lengths: ``(batch,)`` number of generated tokens per sentence (``<end>`` included).
         normalized_scores: ``(batch,)`` ``scores / gnmt_penalty(lengths, alpha)`` (beam search
             only).
-        cross_attention: with ``return_attention``, one tensor per decoder layer of shape
+        cross_attention: with ``need_weights``, one tensor per decoder layer of shape
             ``(batch, heads, n, src_len)``: row ``i`` is where the decoder looked in the
             source while choosing token ``i``.
     """
@@ -65,30 +67,14 @@ class GenerationResult:
 # --------------------------------------------------------------------------- checks
 
 
-def _check_int(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CourseLibError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise CourseLibError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _check_request(model: Any, src: Any, max_new_tokens: Any) -> None:
+def check_request(model: Any, src: Any, max_new_tokens: Any) -> None:
     """The checks every strategy shares: a Transformer, a non-empty id batch, a sane length."""
     if not isinstance(model, Transformer):
         raise CourseLibError(
             f"model must be a course_lib.model.Transformer, got {type(model).__name__}"
         )
-    if not isinstance(src, torch.Tensor):
-        raise ShapeError(f"src must be a tensor of token ids, got {type(src).__name__}")
-    if src.dtype not in (torch.int64, torch.int32):
-        raise ShapeError(f"src must hold integer token ids, got dtype {src.dtype}")
-    if src.dim() != 2:
-        raise ShapeError(f"src must have shape (batch, src_len), got {tuple(src.shape)}")
-    if src.size(0) == 0:
-        raise ShapeError(f"src is an empty batch: shape {tuple(src.shape)}, nothing to decode")
-    if src.size(1) == 0:
-        raise ShapeError(f"src has empty sentences: shape {tuple(src.shape)}")
-    _check_int(max_new_tokens, "max_new_tokens", 1)
+    check_token_ids(src, "src")
+    check_int(max_new_tokens, "max_new_tokens", 1)
     if max_new_tokens > model.config.max_len:
         raise CourseLibError(
             f"max_new_tokens={max_new_tokens} is more than the model's max_len="
@@ -108,7 +94,8 @@ def inference_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-def _device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's parameters."""
     return next(model.parameters()).device
 
 
@@ -148,8 +135,8 @@ def decode_loop(
     """
     if not callable(step):
         raise CourseLibError(f"step must be a function tokens -> logits, got {type(step).__name__}")
-    _check_int(batch_size, "batch_size", 1)
-    _check_int(max_new_tokens, "max_new_tokens", 1)
+    check_int(batch_size, "batch_size", 1)
+    check_int(max_new_tokens, "max_new_tokens", 1)
     tokens = torch.full((batch_size, 1), start_id, dtype=torch.long, device=device)
     scores = torch.zeros(batch_size, device=device)
     finished = torch.zeros(batch_size, dtype=torch.bool, device=device)
@@ -161,19 +148,20 @@ def decode_loop(
         scores = scores + chosen.masked_fill(finished, 0.0)
         tokens = torch.cat([tokens, next_token[:, None]], dim=1)
         finished = finished | (next_token == end_id)
+        # The one value read back per step: stop when every sentence has ended.
         if finished.all():
             break
     return tokens[:, 1:], scores
 
 
-def _lengths(tokens: torch.Tensor, end_id: int) -> torch.Tensor:
+def generated_lengths(tokens: torch.Tensor, end_id: int) -> torch.Tensor:
     """Generated length per row, ``<end>`` included: ``(batch, n)`` -> ``(batch,)``."""
     is_end = tokens == end_id
     first_end = torch.where(is_end.any(dim=1), is_end.int().argmax(dim=1) + 1, tokens.size(1))
     return first_end.long()
 
 
-def _forbid(logits: torch.Tensor, *ids: int) -> torch.Tensor:
+def forbid(logits: torch.Tensor, *ids: int) -> torch.Tensor:
     """Set the logits of special tokens that must never be generated to ``-inf``."""
     logits = logits.clone()
     logits[..., list(ids)] = float("-inf")
@@ -198,7 +186,7 @@ class ModelStep:
       all ``t`` cached keys (``O(t)``): ``O(n)`` projections and ``O(n^2)`` attention
       scores over the sentence.
 
-    With ``record_attention``, :attr:`cross_attention` collects each step's
+    With ``need_weights``, :attr:`cross_attention` collects each step's
     cross-attention weights, one ``(batch, heads, 1, src_len)`` tensor per layer.
     """
 
@@ -210,41 +198,32 @@ class ModelStep:
         use_cache: bool = True,
         pad_id: int = PAD,
         start_id: int = START,
-        record_attention: bool = False,
+        need_weights: bool = False,
     ):
         self.model = model
         self.src_mask = padding_mask(src, pad_id)  # (batch, 1, 1, src_len)
         self.memory = model.encode(src, self.src_mask)  # (batch, src_len, d_model)
         self.cache = model.new_cache() if use_cache else None
         self.forbidden = (pad_id, start_id)
-        self.record_attention = record_attention
+        self.need_weights = need_weights
         self.cross_attention: list[list[torch.Tensor]] = []  # per step, per layer
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
         t = tokens.size(1)
+        weights = AttentionWeights() if self.need_weights else None
         if self.cache is not None:
-            out = self.model.decode(
-                tokens[:, -1:],
-                self.memory,
-                self.src_mask,
-                cache=self.cache,
-                start=t - 1,
-                return_weights=self.record_attention,
+            logits = self.model.decode(
+                tokens[:, -1:], self.memory, self.src_mask, cache=self.cache, start=t - 1,
+                weights=weights,
             )
         else:
-            out = self.model.decode(
-                tokens,
-                self.memory,
-                self.src_mask,
-                tgt_mask=causal_mask(t, tokens.device),
-                return_weights=self.record_attention,
+            logits = self.model.decode(
+                tokens, self.memory, self.src_mask, tgt_mask=causal_mask(t, tokens.device),
+                weights=weights,
             )
-        if self.record_attention:
-            logits, weights = out
-            self.cross_attention.append([w[:, :, -1:, :] for w in weights["cross"]])
-        else:
-            logits = out
-        return _forbid(logits[:, -1, :], *self.forbidden)
+        if weights is not None:
+            self.cross_attention.append([w[:, :, -1:, :] for w in weights.cross])
+        return forbid(logits[:, -1, :], *self.forbidden)
 
     def stacked_cross_attention(self) -> list[torch.Tensor]:
         """Per layer ``(batch, heads, steps, src_len)``."""
@@ -263,7 +242,7 @@ def greedy_decode(
     start_id: int = START,
     end_id: int = END,
     pad_id: int = PAD,
-    return_attention: bool = False,
+    need_weights: bool = False,
 ) -> GenerationResult:
     """Greedy decoding: at every step take the single most probable next token.
 
@@ -273,22 +252,23 @@ def greedy_decode(
         max_new_tokens: most tokens to generate per sentence (>= 1, <= ``max_len``).
         use_cache: keep keys/values between steps (fast) or recompute the prefix (slow);
             both give the same tokens.
-        return_attention: also return the cross-attention weights of every step.
+        need_weights: also return the cross-attention weights of every step
+            (``GenerationResult.cross_attention``).
 
     Returns:
         a :class:`GenerationResult`; ``tokens`` is ``(batch, n)`` with ``n <= max_new_tokens``.
         Each sentence stops at its own ``<end>``; the loop stops when all have ended.
     """
-    _check_request(model, src, max_new_tokens)
+    check_request(model, src, max_new_tokens)
     with inference_mode(model):
-        src = src.to(_device(model))
+        src = src.to(model_device(model))
         step = ModelStep(
             model,
             src,
             use_cache=use_cache,
             pad_id=pad_id,
             start_id=start_id,
-            record_attention=return_attention,
+            need_weights=need_weights,
         )
         tokens, scores = decode_loop(
             step,
@@ -299,8 +279,8 @@ def greedy_decode(
             pad_id=pad_id,
             device=src.device,
         )
-        attention = step.stacked_cross_attention() if return_attention else None
-    return GenerationResult(tokens, scores, _lengths(tokens, end_id), None, attention)
+        attention = step.stacked_cross_attention() if need_weights else None
+    return GenerationResult(tokens, scores, generated_lengths(tokens, end_id), None, attention)
 
 
 # --------------------------------------------------------------------------- sampling
@@ -315,12 +295,9 @@ def next_token_distribution(
     below 1 sharpens the distribution (towards greedy), above 1 flattens it; ``top_k``
     keeps only the k highest-scoring tokens (ties at the k-th score are all kept).
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise CourseLibError(f"temperature must be a number, got {temperature!r}")
-    if not temperature > 0:
-        raise CourseLibError(f"temperature must be > 0, got {temperature}")
+    check_number(temperature, "temperature", 0, low_inclusive=False)
     if top_k is not None:
-        _check_int(top_k, "top_k", 1)
+        check_int(top_k, "top_k", 1)
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise ShapeError(f"logits must have shape (batch, vocab), got {shape}")
@@ -349,7 +326,7 @@ def sample(
     samples. ``scores`` are the *model's* log-probabilities of the drawn tokens (before
     temperature and top-k), so they compare directly with greedy and beam scores.
     """
-    _check_request(model, src, max_new_tokens)
+    check_request(model, src, max_new_tokens)
     next_token_distribution(torch.zeros(1, 1), temperature, top_k)  # validates the options
 
     def choose(log_probs: torch.Tensor) -> torch.Tensor:
@@ -357,7 +334,7 @@ def sample(
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
     with inference_mode(model):
-        src = src.to(_device(model))
+        src = src.to(model_device(model))
         step = ModelStep(model, src, use_cache=True, pad_id=pad_id, start_id=start_id)
         tokens, scores = decode_loop(
             step,
@@ -369,219 +346,7 @@ def sample(
             choose=choose,
             device=src.device,
         )
-    return GenerationResult(tokens, scores, _lengths(tokens, end_id))
-
-
-# --------------------------------------------------------------------------- beam search
-
-
-def gnmt_penalty(length: int | torch.Tensor, alpha: float) -> float | torch.Tensor:
-    """GNMT's length penalty ``((5 + length) / 6) ** alpha`` (Wu et al. 2016, eq. 14).
-
-    Beam search ranks finished hypotheses by ``log P(y) / gnmt_penalty(|y|, alpha)``;
-    ``alpha = 0`` is the raw log-probability, larger values favour longer outputs.
-    """
-    return ((5 + length) / 6) ** alpha
-
-
-def reorder_cache(cache: list[dict], index: torch.Tensor) -> None:
-    """Keep, in place, the cache rows ``index`` (``(new_batch,)`` int64) of every layer.
-
-    Beam search calls it after each step: hypothesis ``i`` continues from beam ``index[i]``,
-    so its cached keys/values must be that beam's ``(heads, t, d_head)`` slices.
-    """
-    if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype != torch.long:
-        shape = tuple(index.shape) if isinstance(index, torch.Tensor) else type(index).__name__
-        raise ShapeError(f"reorder_cache: index must be a 1-D int64 tensor, got {shape}")
-    for layer in cache:
-        for attention in layer.values():
-            for name, tensor in attention.items():
-                attention[name] = tensor.index_select(0, index)
-
-
-def _check_beam_options(beam_size: Any, alpha: Any) -> None:
-    _check_int(beam_size, "beam_size", 1)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
-        raise CourseLibError(f"length_penalty must be a number >= 0, got {alpha!r}")
-
-
-def beam_search(
-    model: Transformer,
-    src: torch.Tensor,
-    *,
-    beam_size: int = 4,
-    max_new_tokens: int = 50,
-    length_penalty: float = 0.6,
-    start_id: int = START,
-    end_id: int = END,
-    pad_id: int = PAD,
-) -> GenerationResult:
-    """Beam search: keep the ``beam_size`` most probable partial translations per sentence.
-
-    At each step every live hypothesis is extended by every token; the ``2 * beam_size``
-    best extensions (by summed log-probability) are examined in order: an ``<end>`` among
-    the first ``beam_size`` finishes a hypothesis, the best ``beam_size`` others stay
-    alive. Finished hypotheses are ranked by ``score / ((5 + length) / 6) ** length_penalty``
-    (GNMT). A sentence is done when no live hypothesis can still beat its best finished one
-    (scores only fall as a hypothesis grows, so ``best_alive / penalty(max_new_tokens)``
-    bounds them); stopping as soon as ``beam_size`` hypotheses have finished would be faster
-    but can return a worse sentence. At ``max_new_tokens`` live hypotheses count as finished.
-    The key/value cache is reordered after every step (:func:`reorder_cache`).
-
-    Shapes: src ``(batch, src_len)`` -> ``tokens (batch, n)`` (best hypothesis per sentence,
-    ``<pad>`` after its ``<end>``), ``scores``/``normalized_scores``/``lengths`` ``(batch,)``.
-    ``beam_size=1`` gives exactly :func:`greedy_decode`'s tokens.
-    """
-    alpha = length_penalty
-    _check_request(model, src, max_new_tokens)
-    _check_beam_options(beam_size, alpha)
-    batch, k = src.size(0), beam_size
-    finished: list[list[tuple[float, float, list[int]]]] = [[] for _ in range(batch)]
-    done = [False] * batch
-    with inference_mode(model):
-        src = src.to(_device(model))
-        device = src.device
-        src_mask = padding_mask(src, pad_id).repeat_interleave(k, dim=0)  # (batch*k, 1, 1, S)
-        memory = model.encode(src, padding_mask(src, pad_id)).repeat_interleave(k, dim=0)
-        cache = model.new_cache()
-        tokens = torch.full((batch * k, 1), start_id, dtype=torch.long, device=device)
-        beam_scores = torch.full((batch, k), float("-inf"), device=device)
-        beam_scores[:, 0] = 0.0  # all beams start identical: expand only the first one
-        bound_penalty = gnmt_penalty(max_new_tokens, alpha)
-        for t in range(max_new_tokens):
-            logits = model.decode(tokens[:, -1:], memory, src_mask, cache=cache, start=t)
-            log_probs = _forbid(logits[:, -1, :], pad_id, start_id).float().log_softmax(-1)
-            vocab = log_probs.size(-1)
-            candidates = (beam_scores[:, :, None] + log_probs.view(batch, k, vocab)).view(batch, -1)
-            top_scores, top_ids = candidates.topk(min(2 * k, k * vocab), dim=1)
-            top_scores, top_ids = top_scores.tolist(), top_ids.tolist()
-            new_scores = torch.full((batch, k), float("-inf"))
-            new_origin = torch.arange(k).repeat(batch, 1)  # (batch, k) beam each comes from
-            new_tokens = torch.full((batch, k), pad_id, dtype=torch.long)
-            history = tokens[:, 1:].tolist()
-            for b in range(batch):
-                if done[b]:
-                    continue
-                alive = 0
-                for rank, (score, flat) in enumerate(zip(top_scores[b], top_ids[b])):
-                    if score == float("-inf") or alive == k:
-                        break
-                    origin, token = divmod(flat, vocab)
-                    if token == end_id:
-                        if rank < k:
-                            hypothesis = history[b * k + origin] + [end_id]
-                            normalized = score / gnmt_penalty(t + 1, alpha)
-                            finished[b].append((normalized, score, hypothesis))
-                        continue
-                    new_scores[b, alive], new_origin[b, alive] = score, origin
-                    new_tokens[b, alive] = token
-                    alive += 1
-                if t == max_new_tokens - 1:  # out of room: live hypotheses count as finished
-                    for i in range(alive):
-                        hypothesis = history[b * k + int(new_origin[b, i])] + [
-                            int(new_tokens[b, i])
-                        ]
-                        score = float(new_scores[b, i])
-                        finished[b].append((score / gnmt_penalty(t + 1, alpha), score, hypothesis))
-                best = max((h[0] for h in finished[b]), default=float("-inf"))
-                best_alive = float(new_scores[b].max())
-                # Log-probabilities only decrease, so no live hypothesis can end above
-                # best_alive / penalty(max_new_tokens) (alpha >= 0, scores <= 0).
-                if alive == 0 or best >= best_alive / bound_penalty:
-                    done[b] = True
-                    new_scores[b] = float("-inf")
-            if all(done):
-                break
-            flat_origin = (torch.arange(batch)[:, None] * k + new_origin).view(-1).to(device)
-            reorder_cache(cache, flat_origin)
-            tokens = torch.cat([tokens[flat_origin], new_tokens.view(-1, 1).to(device)], dim=1)
-            beam_scores = new_scores.to(device)
-    return _best_hypotheses(finished, pad_id, device)
-
-
-def _best_hypotheses(
-    finished: list[list[tuple[float, float, list[int]]]], pad_id: int, device: torch.device
-) -> GenerationResult:
-    """The best finished hypothesis per sentence, padded into one :class:`GenerationResult`."""
-    best = [max(hypotheses, key=lambda h: h[0]) for hypotheses in finished]
-    width = max(len(h[2]) for h in best)
-    tokens = torch.full((len(best), width), pad_id, dtype=torch.long)
-    for i, (_, _, ids) in enumerate(best):
-        tokens[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-    return GenerationResult(
-        tokens=tokens.to(device),
-        scores=torch.tensor([h[1] for h in best], device=device),
-        lengths=torch.tensor([len(h[2]) for h in best], dtype=torch.long, device=device),
-        normalized_scores=torch.tensor([h[0] for h in best], device=device),
-    )
-
-
-# --------------------------------------------------------------------------- scoring
-
-
-def score_sequences(
-    model: Transformer,
-    src: torch.Tensor,
-    tokens: torch.Tensor,
-    *,
-    length_penalty: float = 0.6,
-    start_id: int = START,
-    end_id: int = END,
-    pad_id: int = PAD,
-) -> GenerationResult:
-    """The model's own score of given translations, as the decoding strategies compute it.
-
-    One teacher-forced pass: the decoder reads ``<start>`` + ``tokens`` and the
-    log-probability of each token is summed up to and including the first ``<end>``
-    (``<pad>`` after it counts 0), with ``<pad>`` and ``<start>`` forbidden exactly as in
-    generation. So the score of greedy decoding's or beam search's own output equals the
-    score it reported, and any other sentence (a reference, the other strategy's output)
-    can be compared with it: a higher score means the *model* prefers that sentence.
-
-    Shapes: src ``(batch, src_len)``, tokens ``(batch, n)`` ids after ``<start>`` ->
-    a :class:`GenerationResult` with ``scores``, ``lengths`` and ``normalized_scores``
-    (``scores / gnmt_penalty(lengths, length_penalty)``), each ``(batch,)``.
-    """
-    _check_request(model, src, 1)
-    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
-        shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
-        raise ShapeError(f"tokens must have shape (batch, n), got {shape}")
-    if tokens.size(0) != src.size(0):
-        raise ShapeError(
-            f"tokens has batch size {tokens.size(0)} but src has {src.size(0)}: "
-            "give one translation per source sentence"
-        )
-    if tokens.size(1) == 0:
-        raise ShapeError("tokens is empty: nothing to score (a translation has at least <end>)")
-    if tokens.size(1) > model.config.max_len:
-        raise CourseLibError(
-            f"tokens has {tokens.size(1)} positions, more than the model's max_len="
-            f"{model.config.max_len}"
-        )
-    _check_beam_options(1, length_penalty)
-    with inference_mode(model):
-        device = _device(model)
-        src, tokens = src.to(device), tokens.to(device).long()
-        src_mask = padding_mask(src, pad_id)
-        memory = model.encode(src, src_mask)
-        decoder_input = torch.cat(
-            [torch.full_like(tokens[:, :1], start_id), tokens[:, :-1]], dim=1
-        )  # (batch, n): <start> + all but the last token
-        n = tokens.size(1)
-        logits = model.decode(
-            decoder_input, memory, src_mask, tgt_mask=causal_mask(n, device)
-        )  # the causal mask only, as in generation
-        log_probs = _forbid(logits, pad_id, start_id).float().log_softmax(dim=-1)
-        chosen = log_probs.gather(2, tokens[:, :, None]).squeeze(2)  # (batch, n)
-        lengths = _lengths(tokens, end_id)
-        counted = torch.arange(n, device=device)[None, :] < lengths[:, None]
-        scores = chosen.masked_fill(~counted, 0.0).sum(dim=1)
-    return GenerationResult(
-        tokens=tokens,
-        scores=scores,
-        lengths=lengths,
-        normalized_scores=scores / gnmt_penalty(lengths, length_penalty),
-    )
+    return GenerationResult(tokens, scores, generated_lengths(tokens, end_id))
 
 
 # --------------------------------------------------------------------------- for teaching
@@ -633,12 +398,12 @@ def greedy_steps(
         src = src[None, :]
     if isinstance(src, torch.Tensor) and src.dim() == 2 and src.size(0) != 1:
         raise ShapeError(f"greedy_steps decodes one sentence, got a batch of {src.size(0)}")
-    _check_request(model, src, max_new_tokens)
-    _check_int(top, "top", 1)
+    check_request(model, src, max_new_tokens)
+    check_int(top, "top", 1)
     rows: list[dict[str, Any]] = []
 
     with inference_mode(model):
-        src = src.to(_device(model))
+        src = src.to(model_device(model))
         model_step = ModelStep(model, src, use_cache=True)
 
         def step(tokens: torch.Tensor) -> torch.Tensor:
@@ -665,15 +430,15 @@ def greedy_steps(
 __all__ = [
     "GenerationResult",
     "ModelStep",
-    "beam_search",
+    "check_request",
     "decode_loop",
+    "forbid",
+    "generated_lengths",
     "greedy_choice",
     "greedy_decode",
     "greedy_steps",
     "inference_mode",
-    "gnmt_penalty",
+    "model_device",
     "next_token_distribution",
-    "reorder_cache",
     "sample",
-    "score_sequences",
 ]

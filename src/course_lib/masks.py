@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from course_lib.checks import check_bool_mask, check_int
 from course_lib.errors import ShapeError
 
 
@@ -35,10 +36,8 @@ def causal_mask(
     ``start ..`` and see every earlier key; with ``start=0`` (the usual case) the mask
     is square, ``(1, 1, size, size)``.
     """
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ShapeError(f"causal_mask size must be a positive integer, got {size!r}")
-    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-        raise ShapeError(f"causal_mask start must be an integer >= 0, got {start!r}")
+    check_int(size, "causal_mask size", 1)
+    check_int(start, "causal_mask start", 0)
     ones = torch.ones(size, start + size, dtype=torch.bool, device=device)
     return ones.tril(diagonal=start)[None, None]
 
@@ -53,9 +52,7 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
     if not present:
         return None
     for m in present:
-        if not isinstance(m, torch.Tensor) or m.dtype != torch.bool:
-            got = m.dtype if isinstance(m, torch.Tensor) else type(m).__name__
-            raise ShapeError(f"masks must be bool tensors (True = may attend), got {got}")
+        check_bool_mask(m, "masks")
     try:
         shape = torch.broadcast_shapes(*(m.shape for m in present))
     except RuntimeError:

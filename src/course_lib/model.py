@@ -6,7 +6,12 @@
                                          --> linear --> logits over the French vocabulary
 
 ``encode`` and ``decode`` are separate so that generation (step 5) can encode once and
-decode one word at a time.
+decode one word at a time; ``attention`` returns every attention weight for the pictures.
+
+Inputs are checked here, once per call (the layers inside trust them): shapes and dtypes
+always, token-id ranges once per ``forward``/``encode`` (and per ``decode`` without a cache)
+in eager mode only, so that ``torch.compile`` sees no graph break and decoding step by step
+reads no value back.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from course_lib.attention import AttentionWeights
+from course_lib.checks import check_ids_in_vocab, check_token_ids
 from course_lib.config import TransformerConfig
 from course_lib.decoder import Decoder
 from course_lib.embedding import PositionalEncoding, TokenEmbedding
-from course_lib.encoder import Encoder, check_activations
+from course_lib.encoder import Encoder
 from course_lib.errors import CourseLibError, ShapeError
+from course_lib.kv_cache import LayerCache, new_cache
 from course_lib.masks import causal_mask, combine_masks, padding_mask
 
 
@@ -70,40 +78,28 @@ class Transformer(nn.Module):
             self.tgt_embed.embedding.weight[self.config.pad_id].zero_()
 
     def _check_ids(self, ids: torch.Tensor, name: str, vocab_size: int, start: int = 0) -> None:
-        if not isinstance(ids, torch.Tensor):
-            raise ShapeError(f"{name} must be a tensor of token ids, got {type(ids).__name__}")
-        if ids.dtype not in (torch.int64, torch.int32):
-            raise ShapeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
-        if ids.dim() != 2:
-            raise ShapeError(f"{name} must have shape (batch, seq_len), got {tuple(ids.shape)}")
-        if ids.size(0) == 0 or ids.size(1) == 0:
-            raise ShapeError(f"{name} is empty: shape {tuple(ids.shape)}")
+        """Shapes, dtype and length of a batch of token ids: no tensor value is read."""
+        check_token_ids(ids, name)
         if start + ids.size(1) > self.config.max_len:
             raise CourseLibError(
                 f"{name} has {start + ids.size(1)} positions, more than the model's maximum "
                 f"length max_len={self.config.max_len}"
             )
-        low, high = (int(v) for v in torch.aminmax(ids))
-        if low < 0 or high >= vocab_size:
-            bad = low if low < 0 else high
-            raise CourseLibError(
-                f"{name} contains token id {bad}, outside the vocabulary of "
-                f"size {vocab_size} (mismatched vocabulary?)"
-            )
 
     def encode(
-        self, src: torch.Tensor, src_mask: torch.Tensor | None = None, return_weights: bool = False
-    ):
+        self,
+        src: torch.Tensor,
+        src_mask: torch.Tensor | None = None,
+        weights: AttentionWeights | None = None,
+    ) -> torch.Tensor:
         """Source ids ``(batch, src_len)`` -> memory ``(batch, src_len, d_model)``.
 
-        ``src_mask`` defaults to the padding mask ``(batch, 1, 1, src_len)``. With
-        ``return_weights``, also the per-layer self-attention weights.
+        ``src_mask`` defaults to the padding mask ``(batch, 1, 1, src_len)``. Given
+        ``weights``, the encoder's attention weights are appended to ``weights.encoder``.
         """
         self._check_ids(src, "source", self.config.src_vocab_size)
-        if src_mask is None:
-            src_mask = padding_mask(src, self.config.pad_id)
-        x = self.positions(self.src_embed(src))
-        return self.encoder(x, src_mask, return_weights)
+        check_ids_in_vocab(src, self.config.src_vocab_size, "source")
+        return self._encode(src, src_mask, weights)
 
     def decode(
         self,
@@ -111,36 +107,23 @@ class Transformer(nn.Module):
         memory: torch.Tensor,
         src_mask: torch.Tensor | None = None,
         tgt_mask: torch.Tensor | None = None,
-        cache: list[dict] | None = None,
+        cache: list[LayerCache] | None = None,
         start: int = 0,
-        return_weights: bool = False,
-    ):
+        weights: AttentionWeights | None = None,
+    ) -> torch.Tensor:
         """Target ids so far ``(batch, tgt_len)`` + memory -> logits ``(batch, tgt_len, V)``.
 
         ``tgt_mask`` defaults to causal AND target padding. With a ``cache`` (from
         :meth:`new_cache`), ``tgt`` holds only the new tokens, which sit at positions
-        ``start .. start + tgt_len - 1``. With ``return_weights``, also
-        ``{"self": [...], "cross": [...]}`` per-layer attention weights.
+        ``start .. start + tgt_len - 1``; then no tensor value is read back (the ids were
+        produced by the model itself), so a decoding step costs only its computation.
+        Given ``weights``, the decoder's self- and cross-attention weights are appended to
+        ``weights.decoder_self`` and ``weights.cross``.
         """
         self._check_ids(tgt, "target", self.config.tgt_vocab_size, start)
-        check_activations(memory, self.config.d_model, "memory")
-        if memory.size(0) != tgt.size(0):
-            raise ShapeError(
-                f"memory has batch size {memory.size(0)} but the target has {tgt.size(0)}: "
-                f"encode the source sentences that belong to these targets"
-            )
-        if tgt_mask is None:
-            causal = causal_mask(tgt.size(1), tgt.device, start)  # (1, 1, tgt_len, start+tgt_len)
-            if cache is None:  # the whole target at once: also hide its padding
-                tgt_mask = combine_masks(padding_mask(tgt, self.config.pad_id), causal)
-            else:  # one new token at a time: earlier tokens are real words
-                tgt_mask = causal
-        x = self.positions(self.tgt_embed(tgt), start=start)
-        out = self.decoder(x, memory, tgt_mask, src_mask, return_weights, cache)
-        if return_weights:
-            hidden, weights = out
-            return self.generator(hidden), weights
-        return self.generator(out)
+        if cache is None:
+            check_ids_in_vocab(tgt, self.config.tgt_vocab_size, "target")
+        return self._decode(tgt, memory, src_mask, tgt_mask, cache, start, weights)
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """Teacher-forced pass: ``(batch, src_len)``, ``(batch, tgt_len)`` -> ``(batch, tgt_len, V)``."""
@@ -150,13 +133,65 @@ class Transformer(nn.Module):
             raise ShapeError(
                 f"source and target batch sizes differ: {src.size(0)} vs {tgt.size(0)}"
             )
+        check_ids_in_vocab(src, self.config.src_vocab_size, "source")
+        check_ids_in_vocab(tgt, self.config.tgt_vocab_size, "target")
         src_mask = padding_mask(src, self.config.pad_id)
-        memory = self.encode(src, src_mask)
-        return self.decode(tgt, memory, src_mask)
+        return self._decode(tgt, self._encode(src, src_mask), src_mask)
 
-    def new_cache(self) -> list[dict]:
-        """An empty key/value cache: one dict per decoder layer."""
-        return [{} for _ in self.decoder.layers]
+    def attention(
+        self, src: torch.Tensor, tgt: torch.Tensor, src_mask: torch.Tensor | None = None
+    ) -> AttentionWeights:
+        """Every attention weight of a teacher-forced pass, for the pictures.
+
+        Shapes: src ``(batch, src_len)``, tgt ``(batch, tgt_len)`` (``<start>`` + the
+        translation) -> :class:`AttentionWeights` with one ``(batch, heads, q_len, k_len)``
+        tensor per layer in ``encoder``, ``decoder_self`` and ``cross``. The decoder is
+        causal, so row ``i`` holds the weights with which position ``i`` was predicted.
+        Runs in the model's current mode (call ``model.eval()`` first for the pictures).
+        """
+        self._check_ids(src, "source", self.config.src_vocab_size)
+        self._check_ids(tgt, "target", self.config.tgt_vocab_size)
+        check_ids_in_vocab(src, self.config.src_vocab_size, "source")
+        check_ids_in_vocab(tgt, self.config.tgt_vocab_size, "target")
+        if src_mask is None:
+            src_mask = padding_mask(src, self.config.pad_id)
+        weights = AttentionWeights()
+        self._decode(tgt, self._encode(src, src_mask, weights), src_mask, weights=weights)
+        return weights
+
+    def _encode(
+        self,
+        src: torch.Tensor,
+        src_mask: torch.Tensor | None,
+        weights: AttentionWeights | None = None,
+    ) -> torch.Tensor:
+        if src_mask is None:
+            src_mask = padding_mask(src, self.config.pad_id)
+        return self.encoder(self.positions(self.src_embed(src)), src_mask, weights)
+
+    def _decode(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        src_mask: torch.Tensor | None = None,
+        tgt_mask: torch.Tensor | None = None,
+        cache: list[LayerCache] | None = None,
+        start: int = 0,
+        weights: AttentionWeights | None = None,
+    ) -> torch.Tensor:
+        if tgt_mask is None:
+            causal = causal_mask(tgt.size(1), tgt.device, start)  # (1, 1, tgt_len, start+tgt_len)
+            if cache is None:  # the whole target at once: also hide its padding
+                tgt_mask = combine_masks(padding_mask(tgt, self.config.pad_id), causal)
+            else:  # one new token at a time: earlier tokens are real words
+                tgt_mask = causal
+        x = self.positions(self.tgt_embed(tgt), start=start)
+        return self.generator(self.decoder(x, memory, tgt_mask, src_mask, cache, weights))
+
+    def new_cache(self) -> list[LayerCache]:
+        """An empty key/value cache: one :class:`~course_lib.kv_cache.LayerCache` per
+        decoder layer."""
+        return new_cache(len(self.decoder.layers))
 
     def num_parameters(self) -> int:
         """Number of distinct trainable parameters (tied weights counted once)."""

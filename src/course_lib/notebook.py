@@ -5,6 +5,8 @@
   cell calls it.
 * :func:`show_source` displays the source of a ``course_lib`` object as a code block, so a
   chapter can show the library code it built without copying it (copies could drift).
+* :func:`widget_stack` shows one of several widgets at a time, following a slider, with no
+  kernel; :func:`glue` hands a computed value to the chapter's Markdown.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
+import ipywidgets
+import matplotlib.pyplot as plt  # in Jupyter this also sets up inline display of figures
+from IPython.display import Markdown
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -85,8 +90,6 @@ def seven_step_map(step: int | None = None) -> Figure:
     :class:`~course_lib.errors.CourseLibError` when ``step`` is not None or an int in 1-7.
     """
     _check_step(step)
-    import matplotlib.pyplot as plt  # in Jupyter this also sets up inline display of figures
-
     fig = plt.figure(figsize=(11.5, 3.7), dpi=100)
     plt.close(fig)  # shown once, as the cell's value, not again when the cell ends
     ax = fig.add_axes((0, 0, 1, 0.9))
@@ -190,8 +193,6 @@ def show_source(obj: Any) -> Any:
         source = inspect.getsource(obj)
     except (OSError, TypeError) as error:
         raise CourseLibError(f"show_source: no Python source for {obj!r:.60}: {error}") from None
-    from IPython.display import Markdown
-
     return Markdown(f"```python\n{textwrap.dedent(source).rstrip()}\n```")
 
 
@@ -204,8 +205,6 @@ def widget_stack(children: list[Any], selected_index: int = 0) -> Any:
     preinstalls and the course keeps, has no ``Stack``, so there it is a ``Tab`` with one
     numbered tab per child (clicking a tab works as well as the slider).
     """
-    import ipywidgets
-
     if not children:
         raise CourseLibError("widget_stack: expected at least one child widget, got none")
     if not 0 <= selected_index < len(children):
@@ -232,7 +231,7 @@ def glue(name: str, value: Any) -> None:
     """
     if not isinstance(name, str) or not name:
         raise CourseLibError(f"glue: name must be a non-empty str, got {name!r}")
-    try:
+    try:  # optional: myst_nb comes with the book tooling, not with course-lib
         from myst_nb import glue as myst_glue
     except ImportError:
         return

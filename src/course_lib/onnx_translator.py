@@ -58,7 +58,7 @@ class OnnxTranslator:
     @classmethod
     def load(cls, folder: str | Path) -> OnnxTranslator:
         """Read a folder written by ``course-lib export`` (one onnxruntime thread)."""
-        import onnxruntime
+        import onnxruntime  # optional: the [export] extra, only for exported translators
 
         folder = Path(folder)
         for name in (MANIFEST, *FILES.values()):

@@ -29,7 +29,7 @@ from fixture_notebooks import write_masters
 
 from course_lib.cli import main
 from course_lib.exercises import all_exercises
-from course_lib.grading.grader import load_registry, prepare
+from course_lib.grading.cases import load_registry, prepare
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ from fixture_notebooks import SOLUTIONS, master_notebook, write_masters
 
 from course_lib.cli import main
 from course_lib.errors import CourseLibError
-from course_lib.grading.grader import discover
 from course_lib.grading.release import student_copy
+from course_lib.grading.submissions import discover
 
 REGISTRY = ["--registry", "grading_fixture_exercises"]
 
@@ -226,7 +226,7 @@ def _exercise(**changes):
 
 def test_prepare_names_the_exercise_and_case_that_cannot_be_graded():
     from course_lib.exercises import Case
-    from course_lib.grading.grader import prepare
+    from course_lib.grading.cases import prepare
 
     assert prepare(_exercise()).case_names == ("one",)
     with pytest.raises(CourseLibError, match="exercise t_double, case 'one': the reference raised"):
@@ -240,7 +240,7 @@ def test_prepare_names_the_exercise_and_case_that_cannot_be_graded():
 
 
 def test_registry_modules_are_checked(tmp_path, monkeypatch):
-    from course_lib.grading.grader import load_registry
+    from course_lib.grading.cases import load_registry
 
     (tmp_path / "reg_none.py").write_text("X = 1\n")
     (tmp_path / "reg_twice.py").write_text(
@@ -260,7 +260,9 @@ def test_registry_modules_are_checked(tmp_path, monkeypatch):
 
 def test_grader_and_grade_all_check_their_arguments():
     from course_lib.grading.grader import Grader, grade_all
-    from course_lib.grading.sandbox import PROCESS_ONLY, Limits, Sandbox
+    from course_lib.grading.isolation import PROCESS_ONLY
+    from course_lib.grading.jobs import Limits
+    from course_lib.grading.sandbox import Sandbox
 
     sandbox = Sandbox(PROCESS_ONLY, Limits())
     with pytest.raises(CourseLibError, match="unknown exercise id"):
@@ -270,7 +272,7 @@ def test_grader_and_grade_all_check_their_arguments():
 
 
 def test_run_job_rejects_an_unknown_isolation():
-    from course_lib.grading.sandbox import Limits, run_job
+    from course_lib.grading.jobs import Limits, run_job
 
     with pytest.raises(CourseLibError, match="unknown isolation 'docker'"):
         run_job({"exercises": []}, Limits(), "docker")

@@ -27,7 +27,7 @@ import nbformat
 import pytest
 
 from course_lib.cli import main
-from course_lib.grading.grader import load_registry, prepare
+from course_lib.grading.cases import load_registry, prepare
 
 pytestmark = pytest.mark.slow
 

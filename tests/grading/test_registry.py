@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from course_lib.exercises import all_exercises, compare
-from course_lib.grading.grader import prepare
+from course_lib.grading.cases import prepare
 from course_lib.grading.release import check_master
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,13 +15,9 @@ import pytest
 
 from course_lib.errors import CourseLibError
 from course_lib.grading import plaindata
-from course_lib.grading.sandbox import (
-    BUBBLEWRAP,
-    PROCESS_ONLY,
-    Limits,
-    Sandbox,
-    python_mounts,
-)
+from course_lib.grading.isolation import BUBBLEWRAP, PROCESS_ONLY, python_mounts
+from course_lib.grading.jobs import Limits
+from course_lib.grading.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_ARGS = [{"args": plaindata.encode(()), "kwargs": plaindata.encode({})}]

@@ -6,10 +6,14 @@ import shutil
 
 import pytest
 
-from course_lib.exercises import all_exercises
+from course_lib.exercises import Case, Exercise, all_exercises
 from course_lib.grading import plaindata
-from course_lib.grading.sandbox import BUBBLEWRAP, PROCESS_ONLY, Limits, Sandbox
-from course_lib.grading.stubs import build_stage, stub_source
+from course_lib.grading.isolation import BUBBLEWRAP, PROCESS_ONLY
+from course_lib.grading.jobs import Limits
+from course_lib.grading.names import UnknownName
+from course_lib.grading.sandbox import Sandbox
+from course_lib.grading.stubs import Stage, build_stage, stub_source
+from course_lib.masks import padding_mask
 
 NO_ARGS = [{"args": plaindata.encode(()), "kwargs": plaindata.encode({})}]
 
@@ -65,6 +69,29 @@ def test_reference_functions_are_always_stubbed(tmp_path):
     assert "ForbiddenUse" in masks("base") and "ForbiddenUse" in masks("ex/0")
     assert "ForbiddenUse" not in masks("ex/1")
     assert not list((tmp_path / "stage").rglob("__pycache__"))
+
+
+def _exercise(forbidden: tuple) -> Exercise:
+    return Exercise(
+        "t_pad", 2, "pad", "pad", lambda x: x, lambda: [Case("one", (1,))], forbidden=forbidden
+    )
+
+
+def test_stage_checks_names_at_once_and_adds_the_other_paths_to_the_same_object(tmp_path):
+    stage = Stage({"t_pad": _exercise((padding_mask, "torch.softmax"))})
+    forbidden = stage.forbidden("t_pad")
+    assert forbidden[0] == "course_lib.masks.padding_mask"
+    assert "course_lib.batching.padding_mask" in forbidden and "torch.softmax" in forbidden
+    try:
+        folder = stage.path() / "ex" / stage.folder("t_pad") / "course_lib"
+        assert "ForbiddenUse" in (folder / "masks.py").read_text()
+    finally:
+        stage.remove()
+    assert not folder.exists()
+    with pytest.raises(UnknownName, match="course_lib.masks.no_such_mask"):
+        Stage({"t_pad": _exercise(("course_lib.masks.no_such_mask",))})
+    with pytest.raises(TypeError, match="forbidden entries"):
+        _exercise((42,))
 
 
 def probe_source(reference: str) -> str:

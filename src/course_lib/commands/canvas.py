@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from course_lib.grading.lms import write_canvas
+from course_lib.grading.canvas import write_canvas
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -30,6 +30,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from course_lib import __version__
+
 DISTRIBUTION = "course-lib"
 SENTENCE = "I hate pizza"
 # (name, what it is for, executables to look for)
@@ -99,8 +101,6 @@ def installed_version(name: str) -> str | None:
 
 
 def check_course(report: Report) -> bool:
-    from course_lib import __version__
-
     metadata = installed_version(DISTRIBUTION)
     where = os.path.dirname(sys.modules["course_lib"].__file__ or "")
     if metadata is None:
@@ -122,7 +122,7 @@ def check_course(report: Report) -> bool:
 
 
 def check_torch(report: Report) -> None:
-    try:
+    try:  # imported here: a broken torch must be reported, not crash the doctor
         import torch
     except Exception as error:  # a broken torch can fail in many ways
         report.problem("torch", f"does not import: {type(error).__name__}: {error}")
@@ -157,7 +157,7 @@ def check_dependencies(report: Report) -> None:
 
 
 def check_checkpoint(report: Report, where: str) -> None:
-    try:
+    try:  # imported here: a broken install (torch, a module) must be reported, not crash
         from course_lib.translate import Translator
 
         start = time.perf_counter()

@@ -13,23 +13,25 @@ Corpora:
   PATH     a UTF-8 TSV file of English<TAB>French lines; an English sentence repeated on
            several lines is scored against all its French translations (references)
 
-Repeated English sentences are translated once. A sentence longer than the model's
-maximum length is truncated to it (and will likely be scored as wrong), not skipped.
-A progress bar goes to standard error; with --json the last line printed on standard
-output is one JSON object with bleu, chrf (0-100), exact_match (0-1), n and the sacrebleu
-signature.
+Scores follow the one evaluation path, course_lib.evaluate (the same function writes
+`course-lib train`'s metrics.json): repeated English sentences are translated once and
+scored against all their French translations; a sentence longer than the model's maximum
+length is truncated to it (and will likely be scored as wrong), not skipped; a word outside
+the French vocabulary comes out as <unk> and never matches. A progress bar goes to standard
+error; with --json the last line printed on standard output is one JSON object with bleu,
+chrf (0-100), exact_match (0-1), n and the sacrebleu signature.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from course_lib import data
+from course_lib.commands import train as train_command
 from course_lib.errors import CourseLibError
-
-# The split `course-lib train --corpus tatoeba` uses unless a checkpoint records its own.
-TATOEBA_SPLIT = {"valid_fraction": 0.05, "test_fraction": 0.05, "seed": 0}
+from course_lib.evaluate import evaluate
+from course_lib.translate import Translator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,21 +77,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_corpus(corpus: str, metadata: dict | None = None) -> tuple[list[tuple[str, str]], str]:
-    """``(pairs, description)`` for ``toy``, ``tatoeba`` or a TSV path."""
-    from course_lib import data
+def load_corpus(corpus: str) -> tuple[list[tuple[str, str]], str]:
+    """``(pairs, description)``: the test split of ``toy`` or ``tatoeba``, or a whole TSV file.
 
-    if corpus == "toy":
-        toy = data.make_toy_corpus()
-        return toy.test, "bundled corpus, held-out test pairs"
-    if corpus == "tatoeba":
-        split = dict(TATOEBA_SPLIT)
-        recorded = (metadata or {}).get("split")
-        if isinstance(recorded, dict):
-            split.update({k: recorded[k] for k in split if k in recorded})
-        pairs = data.load_tatoeba()
-        test = data.split_by_source(pairs, **split).test
-        return test, f"Tatoeba test split ({split})"
+    ``toy`` and ``tatoeba`` are split exactly as ``course-lib train`` splits them (the same
+    function makes both), so a trained checkpoint is scored on the pairs it never saw.
+    """
+    if corpus in ("toy", "tatoeba"):
+        split = train_command.load_corpus(corpus)
+        if corpus == "toy":
+            return split["test"], "bundled corpus, held-out test pairs"
+        return split["test"], f"Tatoeba test split ({split['split']})"
     path = Path(corpus).expanduser()
     if not path.exists():
         raise CourseLibError(
@@ -99,8 +97,6 @@ def load_corpus(corpus: str, metadata: dict | None = None) -> tuple[list[tuple[s
 
 
 def run(args: argparse.Namespace) -> int:
-    from course_lib.translate import Translator, evaluate
-
     for name in ("beam", "limit", "max_len", "batch_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -108,16 +104,15 @@ def run(args: argparse.Namespace) -> int:
     if args.examples < 0:
         raise CourseLibError(f"--examples must be 0 or more, got {args.examples}")
     translator = Translator.load(args.checkpoint, device=args.device)
-    pairs, description = load_corpus(args.corpus, translator.metadata)
+    pairs, description = load_corpus(args.corpus)
     result = evaluate(
         translator,
         pairs,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        progress=True,
+        max_sentences=args.limit,
         beam_size=args.beam,
         max_new_tokens=args.max_len,
-        truncate=True,
+        batch_size=args.batch_size,
+        progress=True,
     )
     decoding = "greedy" if args.beam == 1 else f"beam {args.beam}"
     print(f"checkpoint: {args.checkpoint} | corpus: {description} | decoding: {decoding}")
@@ -130,5 +125,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"exact match: {100 * result.exact_match:.2f}% ({result.n - len(mistakes)}/{result.n})")
     print(f"signature:   {result.signature}")
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(result.to_json())
     return 0

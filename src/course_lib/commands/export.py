@@ -13,8 +13,12 @@ packages (pip install "course-lib[export]").
 from __future__ import annotations
 
 import argparse
+import importlib.util
 
 from course_lib.errors import CourseLibError
+from course_lib.export import export_translator
+from course_lib.onnx_translator import OnnxTranslator
+from course_lib.translate import Translator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,21 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import onnx  # noqa: F401 - torch.onnx.export needs it
-    except ImportError:
-        raise CourseLibError(
-            'exporting needs the onnx package: pip install "course-lib[export]"'
-        ) from None
-    from course_lib.export import export_translator
-
+    if importlib.util.find_spec("onnx") is None:  # optional (the `export` extra); torch needs it
+        raise CourseLibError('exporting needs the onnx package: pip install "course-lib[export]"')
     manifest = export_translator(args.checkpoint, args.out, web=not args.no_web)
     sizes = ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in manifest["bytes"].items())
     print(f"exported {manifest['checkpoint']['name']} to {args.out}: {sizes}")
     if args.check:
-        from course_lib.onnx_translator import OnnxTranslator
-        from course_lib.translate import Translator
-
         sentence = "I hate pizza"
         onnx_text = OnnxTranslator.load(args.out)(sentence).translation
         torch_text = Translator.load(args.checkpoint)(sentence)

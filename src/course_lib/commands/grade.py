@@ -17,8 +17,10 @@ import sys
 from pathlib import Path
 
 from course_lib.grading.batch import expected_exercises, grade_submissions
-from course_lib.grading.grader import load_private_cases, load_registry
-from course_lib.grading.sandbox import Limits
+from course_lib.grading.cases import load_private_cases, load_registry
+from course_lib.grading.gradebook import GRADES_FILE
+from course_lib.grading.isolation import ISOLATIONS
+from course_lib.grading.jobs import Limits
 
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--isolation",
-        choices=["auto", "bubblewrap", "process-only"],
+        choices=["auto", *ISOLATIONS],
         default="auto",
         help="auto: bubblewrap if it works, else process-only with a warning",
     )
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         f"graded {len(report.results)} submissions in {report.wall_seconds:.1f} s "
         f"({report.isolation} isolation): {counts}"
     )
-    print(f"gradebook: {report.out_dir / 'grades.csv'}")
+    print(f"gradebook: {report.out_dir / GRADES_FILE}")
     weak = sorted({r.reference_isolation for r in report.results} - {"private-mount", ""})
     if weak:
         warn(

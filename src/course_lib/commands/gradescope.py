@@ -14,9 +14,9 @@ from pathlib import Path
 
 from course_lib.commands.grade import add_registry_options
 from course_lib.grading.batch import expected_exercises
-from course_lib.grading.grader import load_private_cases, load_registry
-from course_lib.grading.lms import build_gradescope
-from course_lib.grading.sandbox import Limits
+from course_lib.grading.cases import load_private_cases, load_registry
+from course_lib.grading.gradescope import build_gradescope
+from course_lib.grading.jobs import Limits
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,9 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from course_lib.grading.grader import load_registry
+from course_lib.grading.cases import load_registry
+from course_lib.grading.isolation import ISOLATIONS
+from course_lib.grading.jobs import Limits
 from course_lib.grading.release import release, resolve_chapters
-from course_lib.grading.sandbox import Limits
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--isolation",
-        choices=["auto", "bubblewrap", "process-only"],
+        choices=["auto", *ISOLATIONS],
         default="auto",
         help="sandbox used to check the references",
     )

@@ -25,16 +25,33 @@ writes files.
 from __future__ import annotations
 
 import argparse
-import json
+import shlex
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from course_lib.errors import CourseLibError
+import torch
+from tqdm.auto import tqdm
 
-SPLIT = {"valid_fraction": 0.05, "test_fraction": 0.05, "seed": 0}
+from course_lib import data
+from course_lib.batching import encode_pairs
+from course_lib.callbacks import Callback
+from course_lib.checkpoint import load_checkpoint, save_checkpoint
+from course_lib.distributed import DistributedContext
+from course_lib.errors import CourseLibError
+from course_lib.evaluate import evaluate
+from course_lib.files import CHECKPOINT_FILE, HALF_PRECISION_FILE, METRICS_FILE, atomic_write_json
+from course_lib.loss import heldout_loss
+from course_lib.recipes import SPLIT, build_model, fit_tokenizers, recipe
+from course_lib.trainer import Trainer, TrainSettings
+from course_lib.translate import Translator
+
+#: Options written into the recorded command line when given (besides corpus, out, config...).
+RECORDED_OPTIONS = (
+    "minutes steps seed batch_size eval_every checkpoint_every precision tokenizer threads"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,8 +155,6 @@ def check_output_dir(out: str | Path) -> Path:
 
 def load_corpus(corpus: str) -> dict[str, Any]:
     """``{"train", "valid", "test", "generalisation", "name", "split"}`` for a corpus name."""
-    from course_lib import data
-
     if corpus == "toy":
         toy = data.make_toy_corpus()
         return {
@@ -200,13 +215,6 @@ def apply_arguments(settings: dict[str, Any], args: argparse.Namespace) -> dict[
     return settings
 
 
-def _write_json(path: Path, data: Any) -> None:
-    from course_lib.checkpoint import atomic_write
-
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
-
-
 # ----------------------------------------------------------------------------------------
 # The command
 # ----------------------------------------------------------------------------------------
@@ -214,22 +222,10 @@ def _write_json(path: Path, data: Any) -> None:
 
 def command_line(args: argparse.Namespace) -> str:
     """The ``course-lib train ...`` command that reproduces this run (recorded in checkpoints)."""
-    import shlex
-
     parts = ["course-lib", "train", "--corpus", args.corpus, "--out", str(args.out)]
     if args.config != "small":
         parts += ["--config", args.config]
-    for option in (
-        "minutes",
-        "steps",
-        "seed",
-        "batch_size",
-        "eval_every",
-        "checkpoint_every",
-        "precision",
-        "tokenizer",
-        "threads",
-    ):
+    for option in RECORDED_OPTIONS.split():
         value = getattr(args, option)
         if value is not None:
             parts += ["--" + option.replace("_", "-"), str(value)]
@@ -251,13 +247,48 @@ def _validate_args(args: argparse.Namespace) -> None:
         raise CourseLibError(f"--minutes must be positive, got {args.minutes}")
 
 
+class Report(Callback):
+    """Prints the start of training and each validation (main process only)."""
+
+    def __init__(self, corpus_name: str, progress: bool):
+        self.corpus_name = corpus_name
+        self.progress = progress
+
+    def on_start(self, trainer: Trainer) -> None:
+        context = trainer.context
+        print(
+            f"training on {self.corpus_name}: {len(trainer.train_data)} pairs, "
+            f"{trainer.model.num_parameters():,} parameters, device {context.device}"
+            + (f", {context.world_size} processes" if context.distributed else "")
+            + " (Ctrl-C stops and saves a checkpoint)",
+            flush=True,
+        )
+
+    def on_eval(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        text = (
+            f"step {record['step']}: valid loss {record['loss']:.3f}, exact match "
+            f"{100 * record.get('exact_match', 0):.1f}%, BLEU {record.get('bleu', 0):.1f}"
+        )
+        if self.progress:
+            tqdm.write(text)
+        else:
+            print(text, flush=True)
+
+
+def held_out_scores(
+    trainer: Trainer, pairs: list[tuple[str, str]], name: str
+) -> tuple[dict[str, Any], float]:
+    """``(scores, loss)`` of the trained model on ``pairs``: the scores exactly as
+    ``course-lib evaluate`` computes them (:func:`course_lib.evaluate.evaluate`, greedy, on
+    the raw pairs), and the teacher-forced loss on the pairs that fit the model."""
+    model, src_tok, tgt_tok = trainer.model, trainer.src_tokenizer, trainer.tgt_tokenizer
+    scores = evaluate(Translator(model, src_tok, tgt_tok), pairs).to_dict()
+    encoded = encode_pairs(pairs, src_tok, tgt_tok, model.config.max_len, name)
+    loss = heldout_loss(model, encoded, trainer.settings.label_smoothing, device=trainer.device)
+    return scores, loss
+
+
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from course_lib import train as training
-    from course_lib.checkpoint import load_checkpoint, save_checkpoint
-    from course_lib.distributed import DistributedContext
-
     _validate_args(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -268,9 +299,9 @@ def run(args: argparse.Namespace) -> int:
     command = command_line(args)
     try:
         if args.resume:
-            checkpoint_file = out / "checkpoint.pt"
+            checkpoint_file = out / CHECKPOINT_FILE
             if not checkpoint_file.is_file():
-                raise CourseLibError(f"--resume: nothing to resume, no checkpoint.pt in {out}")
+                raise CourseLibError(f"--resume: nothing to resume, no {CHECKPOINT_FILE} in {out}")
             checkpoint = load_checkpoint(checkpoint_file)
             settings_dict = dict(checkpoint.training.get("settings") or {})
             model, src_tok, tgt_tok = (
@@ -281,34 +312,23 @@ def run(args: argparse.Namespace) -> int:
             model.train()
         else:
             checkpoint = None
-            recipe = training.recipe(args.config, corpus["name"], args.tokenizer)
-            src_tok, tgt_tok = training.fit_tokenizers(corpus["train"], recipe["tokenizer"])
-            model_fields = dict(recipe["model"])
-            model, config = training.build_model(
-                src_tok, tgt_tok, model_fields, seed=args.seed if args.seed is not None else 0
+            spec = recipe(args.config, corpus["name"], args.tokenizer)
+            src_tok, tgt_tok = fit_tokenizers(corpus["train"], spec["tokenizer"])
+            model, _ = build_model(
+                src_tok,
+                tgt_tok,
+                dict(spec["model"]),
+                seed=args.seed if args.seed is not None else 0,
             )
-            settings_dict = dict(recipe["training"])
-        settings = training.TrainSettings.from_dict(apply_arguments(settings_dict, args))
+            settings_dict = dict(spec["training"])
+        settings = TrainSettings.from_dict(apply_arguments(settings_dict, args))
         metadata = {
             "command": command,
             "corpus": corpus["name"],
             "split": corpus["split"],
             "source_format": "token ids without <start>/<end>",
         }
-
-        def report(record: dict[str, Any]) -> None:
-            from tqdm.auto import tqdm
-
-            text = (
-                f"step {record['step']}: valid loss {record['loss']:.3f}, exact match "
-                f"{100 * record.get('exact_match', 0):.1f}%, BLEU {record.get('bleu', 0):.1f}"
-            )
-            if settings.progress:
-                tqdm.write(text)
-            else:
-                print(text, flush=True)
-
-        trainer = training.Trainer(
+        trainer = Trainer(
             model,
             src_tok,
             tgt_tok,
@@ -317,24 +337,17 @@ def run(args: argparse.Namespace) -> int:
             settings,
             out,
             context=context,
-            on_validation=report if context.is_main else None,
-            on_start=lambda: say(
-                f"training on {corpus['name']}: {len(trainer.train_data)} pairs, "
-                f"{model.num_parameters():,} parameters, device {context.device}"
-                + (f", {context.world_size} processes" if context.distributed else "")
-                + " (Ctrl-C stops and saves a checkpoint)",
-                flush=True,
-            ),
+            callbacks=[Report(corpus["name"], settings.progress)] if context.is_main else [],
             metadata=metadata,
         )
         if checkpoint is not None:
             trainer.load_state(checkpoint)
-            say(f"resuming from {out / 'checkpoint.pt'} at step {trainer.step}")
+            say(f"resuming from {out / CHECKPOINT_FILE} at step {trainer.step}")
         began = time.perf_counter()
         history = trainer.fit()
         if history.stopped == "interrupted":
             say(
-                f"interrupted at step {trainer.step}; checkpoint saved to {out / 'checkpoint.pt'}",
+                f"interrupted at step {trainer.step}; checkpoint saved to {out / CHECKPOINT_FILE}",
                 file=sys.stderr,
             )
             return 130
@@ -356,17 +369,14 @@ def run(args: argparse.Namespace) -> int:
         }
         for name in ("test", "generalisation"):
             if corpus[name]:
-                data = training.encode_pairs(
-                    corpus[name], src_tok, tgt_tok, model.config.max_len, name
-                )
-                metrics[name] = training.evaluate(
-                    model, data, tgt_tok, smoothing=settings.label_smoothing, device=context.device
+                metrics[name], metrics[f"{name}_loss"] = held_out_scores(
+                    trainer, corpus[name], name
                 )
         metrics["history"] = history.to_dict()
-        _write_json(out / "metrics.json", metrics)
+        atomic_write_json(out / METRICS_FILE, metrics)
         if args.weights_dtype == "float16":
             save_checkpoint(
-                out / "model.pt",
+                out / HALF_PRECISION_FILE,
                 model,
                 src_tokenizer=src_tok,
                 tgt_tokenizer=tgt_tok,
@@ -384,7 +394,7 @@ def run(args: argparse.Namespace) -> int:
                 f"BLEU {test['bleu']:.1f}, chrF {test['chrf']:.1f}"
             )
         say(summary)
-        say(f"wrote {out / 'checkpoint.pt'} and {out / 'metrics.json'}")
+        say(f"wrote {out / CHECKPOINT_FILE} and {out / METRICS_FILE}")
         return 0
     finally:
         context.close()

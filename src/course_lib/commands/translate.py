@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from course_lib.errors import CourseLibError
+from course_lib.translate import Translator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,8 +71,6 @@ def read_sentences(sentences: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from course_lib.translate import Translator
-
     if args.beam < 1:
         raise CourseLibError(f"--beam must be at least 1, got {args.beam}")
     if args.max_len is not None and args.max_len < 1:

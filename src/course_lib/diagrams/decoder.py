@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from course_lib.diagrams.draw import COLORS, FILLS, INK, arrow, box, canvas, right, top
-from course_lib.diagrams.encoder import (
+from course_lib.diagrams.layers import (
     ADD,
     PART_COLORS,
     Rect,
@@ -194,8 +195,6 @@ def causal_mask_diagram(
 
 
 def _cell(x: float, y: float, size: float, color: str) -> Any:
-    from matplotlib.patches import Rectangle
-
     return Rectangle((x, y), size, size, facecolor=color, edgecolor="white", linewidth=2)
 
 

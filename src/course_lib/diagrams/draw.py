@@ -7,6 +7,7 @@ stays readable when the website is in dark mode.
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -40,8 +41,6 @@ def canvas(width: float, height: float, *, inches_per_unit: float = 1.0) -> tupl
 
     The figure is closed in pyplot, so a notebook shows it once, as the cell's value.
     """
-    import matplotlib.pyplot as plt
-
     fig = plt.figure(figsize=(width * inches_per_unit, height * inches_per_unit), dpi=100)
     plt.close(fig)
     fig.patch.set_facecolor("white")

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from course_lib.diagrams.draw import COLORS, FILLS, INK, arrow, bottom, box, canvas, top
 from course_lib.errors import CourseLibError
@@ -219,8 +220,6 @@ def kv_cache(output: Sequence[str] = RUNNING_OUTPUT, steps: int | None = None) -
 
 
 def _swatch(x: float, y: float, color: str) -> Any:
-    from matplotlib.patches import Rectangle
-
     return Rectangle(
         (x, y), 0.28, 0.28, facecolor=FILLS[color], edgecolor=COLORS[color], linewidth=1.4
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
 
 from course_lib.diagrams.draw import COLORS, INK, arrow, bottom, box, canvas, left, right, top
-from course_lib.diagrams.encoder import PART_COLORS, Item, draw_column, draw_residual
+from course_lib.diagrams.layers import PART_COLORS, Item, draw_column, draw_residual
 from course_lib.errors import CourseLibError
 
 HIGHLIGHTS = (None, "encoder", "decoder")
@@ -22,8 +23,6 @@ TARGET = ("J'", "aime", "la", "pizza")
 
 
 def _frame(ax: Any, x: float, y: float, w: float, h: float, strong: bool) -> None:
-    from matplotlib.patches import FancyBboxPatch
-
     ax.add_patch(
         FancyBboxPatch(
             (x, y),

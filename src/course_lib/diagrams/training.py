@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -324,9 +326,6 @@ def cross_attention_before_after(
     from 0 to 1 with a colour bar. Raises :class:`~course_lib.errors.CourseLibError` for
     empty or unequal lists of maps, or maps whose shape does not fit the words.
     """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     function = "cross_attention_before_after"
     source = _check_words(source_words, "source_words", function, limit=40)
     predicted = _check_words(predicted_words, "predicted_words", function, limit=40)

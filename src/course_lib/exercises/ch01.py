@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from course_lib.data import group_references, word_counts
+from course_lib.data import group_references, leaked_sources, word_counts
 from course_lib.exercises.core import Case, Exercise
 
 _TOY = [
@@ -203,7 +203,7 @@ EXERCISES = [
         fresh_cases=_fresh_count_cases,
         points=1,
         minutes=5,
-        forbidden=("course_lib.data.word_counts",),
+        forbidden=(word_counts,),
         hint=(
             "A word is what str.split() returns for the lower-cased sentence: no argument, so "
             "that any run of spaces or tabs separates words. Return a plain dict."
@@ -223,7 +223,7 @@ EXERCISES = [
         fresh_cases=_fresh_group_cases,
         points=2,
         minutes=10,
-        forbidden=("course_lib.data.group_references",),
+        forbidden=(group_references,),
         hint=(
             "The order matters twice: English sentences in the order they first appear, and "
             "each one's translations in order. A Python dict remembers insertion order."
@@ -243,7 +243,7 @@ EXERCISES = [
         fresh_cases=_fresh_leak_cases,
         points=2,
         minutes=12,
-        forbidden=("course_lib.data.leaked_sources",),
+        forbidden=(leaked_sources,),
         hint=(
             "Two sentences leak when their normal forms are equal, so compare normal forms, "
             "not sentences. What you return are the test set's own sentences, each once."

@@ -13,7 +13,8 @@ import torch
 
 from course_lib.batching import pad_sequences
 from course_lib.exercises.core import Case, Exercise
-from course_lib.tokenize import Vocab, tokenize_en, tokenize_fr
+from course_lib.masks import padding_mask
+from course_lib.tokenize import Vocab, WordTokenizer, tokenize_en, tokenize_fr
 
 
 def _answer() -> list[Case]:
@@ -185,7 +186,7 @@ EXERCISES = [
         points=2,
         kind="practice",
         minutes=10,
-        forbidden=("course_lib.tokenize.Vocab", "course_lib.tokenize.WordTokenizer"),
+        forbidden=(Vocab, WordTokenizer),
         hint=(
             "Two orders at once: by decreasing count, and alphabetically among equal counts. "
             "A single sort key can express both. The special tokens come first, exactly once."
@@ -206,9 +207,8 @@ EXERCISES = [
         points=1,
         minutes=8,
         forbidden=(
-            "course_lib.batching.pad_sequences",
-            "course_lib.batching.padding_mask",
-            "course_lib.masks.padding_mask",
+            pad_sequences,
+            padding_mask,  # also reachable as course_lib.batching.padding_mask: one object
             "torch.nn.utils.rnn.pad_sequence",
         ),
         hint=(

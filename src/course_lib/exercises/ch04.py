@@ -6,7 +6,7 @@ the weights travel as a plain ``dict`` of tensors (so the grader can send them i
 sandbox), one matrix per role as in the paper: ``"self_attn.q_proj.weight"``,
 ``"self_attn.k_proj.weight"``, ..., ``"cross_attn.out_proj.bias"``,
 ``"feed_forward.linear1.weight"``, ..., ``"norm3.bias"``. (``DecoderLayer`` stacks q, k and
-v in one ``in_proj`` layer; its ``load_state_dict`` accepts this form too.)
+v in one ``in_proj`` layer: :func:`stack_qkv` turns this form into its state dict.)
 """
 
 from __future__ import annotations
@@ -97,6 +97,17 @@ def layer_weights(d_model: int, d_ff: int, seed: int) -> dict[str, torch.Tensor]
     }
 
 
+def stack_qkv(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """One matrix per role (``*.q_proj.weight``, ``*.k_proj.weight``, ``*.v_proj.weight``
+    and biases) -> the stacked ``*.in_proj.weight``/``bias`` of
+    :class:`~course_lib.attention.MultiHeadAttention` (rows q, then k, then v)."""
+    stacked = dict(weights)
+    for name in [n for n in weights if ".q_proj." in n]:
+        parts = [name.replace("q_proj", f"{p}_proj") for p in "qkv"]
+        stacked[name.replace("q_proj", "in_proj")] = torch.cat([stacked.pop(p) for p in parts])
+    return stacked
+
+
 def reference_decoder_layer(
     x: torch.Tensor,
     memory: torch.Tensor,
@@ -108,7 +119,7 @@ def reference_decoder_layer(
     """One post-norm decoder layer in eval mode: ``(batch, tgt_len, d_model)``."""
     d_model, d_ff = x.size(-1), weights["feed_forward.linear1.weight"].size(0)
     layer = DecoderLayer(d_model, n_heads, d_ff, dropout=0.0)
-    layer.load_state_dict(weights)
+    layer.load_state_dict(stack_qkv(weights))
     with torch.no_grad():
         return layer.eval()(x, memory, self_mask, memory_mask)[0]
 

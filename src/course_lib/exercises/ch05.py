@@ -217,7 +217,7 @@ EXERCISES = [
         forbidden=(
             "course_lib.generate.decode_loop",
             "course_lib.generate.greedy_decode",
-            "course_lib.generate.beam_search",
+            "course_lib.beam.beam_search",
         ),
         hint=(
             "The loop needs to remember, per sentence, whether it has already ended. What "

@@ -15,7 +15,7 @@ import random
 import torch
 
 from course_lib.exercises.core import Case, Exercise
-from course_lib.train import teacher_forcing
+from course_lib.loss import teacher_forcing
 
 
 def _answer() -> list[Case]:
@@ -203,8 +203,8 @@ EXERCISES = [
         atol=1e-4,
         rtol=1e-4,
         forbidden=(
-            "course_lib.train.label_smoothed_cross_entropy",
-            "course_lib.train.LabelSmoothingLoss",
+            "course_lib.loss.label_smoothed_cross_entropy",
+            "course_lib.loss.LabelSmoothingLoss",
             "torch.nn.functional.cross_entropy",
             "torch.nn.CrossEntropyLoss",
             "torch.nn.functional.kl_div",
@@ -236,8 +236,8 @@ EXERCISES = [
         atol=1e-12,
         rtol=1e-9,
         forbidden=(
-            "course_lib.train.noam_schedule",
-            "course_lib.train.WarmupInverseSqrtSchedule",
+            "course_lib.optim.noam_schedule",
+            "course_lib.optim.WarmupInverseSqrtSchedule",
             "torch.optim.lr_scheduler",
             "transformers.get_linear_schedule_with_warmup",
         ),

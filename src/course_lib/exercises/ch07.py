@@ -12,9 +12,10 @@ from collections import Counter
 
 import torch
 
+from course_lib import evaluate as evaluation
+from course_lib.attention_maps import Alignment, cross_attention, hard_alignment
 from course_lib.exercises.core import Case, Exercise
-from course_lib.tokenize import detokenize_fr
-from course_lib.translate import hard_alignment
+from course_lib.tokenize import BPETokenizer, WordTokenizer, detokenize_en, detokenize_fr
 
 
 def _answer() -> list[Case]:
@@ -129,7 +130,7 @@ def _fresh_precision_cases(seed: int) -> list[Case]:
 
 
 def reference_strongest_source(weights: torch.Tensor) -> torch.Tensor:
-    """``course_lib.translate.hard_alignment``: mean over layers and heads, argmax over
+    """``course_lib.attention_maps.hard_alignment``: mean over layers and heads, argmax over
     source positions; ``(layers, heads, tgt_len, src_len)`` -> ``(tgt_len,)`` int64."""
     return hard_alignment(weights)
 
@@ -192,10 +193,10 @@ EXERCISES = [
         points=2,
         minutes=10,
         forbidden=(
-            "course_lib.tokenize.detokenize_fr",
-            "course_lib.tokenize.detokenize_en",
-            "course_lib.tokenize.WordTokenizer",
-            "course_lib.tokenize.BPETokenizer",
+            detokenize_fr,
+            detokenize_en,
+            WordTokenizer,
+            BPETokenizer,
         ),
         hint=(
             "Decide, for each pair of neighbouring tokens, whether a space goes between them: "
@@ -218,8 +219,8 @@ EXERCISES = [
         points=3,
         minutes=15,
         forbidden=(
-            "course_lib.translate.score",
-            "course_lib.translate.evaluate",
+            evaluation.score,
+            evaluation.evaluate,
             "sacrebleu",
             "nltk.translate.bleu_score",
         ),
@@ -246,9 +247,9 @@ EXERCISES = [
         points=1,
         minutes=8,
         forbidden=(
-            "course_lib.translate.hard_alignment",
-            "course_lib.translate.Alignment",
-            "course_lib.translate.cross_attention",
+            hard_alignment,
+            Alignment,
+            cross_attention,
         ),
         hint=(
             "First reduce the layers and heads to one (tgt_len, src_len) map, averaging them "

@@ -7,12 +7,13 @@ described here as plain data:
 
 * :class:`Case` - one deterministic input (tensors, numbers, strings, lists of them);
 * :class:`Exercise` - the function name, the reference implementation, the cases,
-  tolerances, points and a hint.
+  tolerances, points and a hint;
+* :func:`compare` - how an answer is judged against the reference's output.
 
-The visible self-check in a notebook calls :func:`check`, which runs the cases in the
-student's own kernel and explains the first failure. The grader never trusts that
-kernel: it runs the student's cell in a sandbox, gets the outputs back as plain data and
-compares them with :func:`compare` against references it computed itself.
+The visible self-check in a notebook (:func:`course_lib.exercises.selfcheck.check`) runs
+the cases in the student's own kernel and explains the first failure. The grader never
+trusts that kernel: it runs the student's cell in a sandbox, gets the outputs back as
+plain data and compares them with :func:`compare` against references it computed itself.
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ class Exercise:
         points: the exercise's worth; each case is worth an equal share.
         atol, rtol: tolerances for floating-point tensors.
         hint: shown when a case fails.
-        forbidden: dotted names the student's cell must not use, for example
-            ``("course_lib.attention.scaled_dot_product_attention",)`` when the exercise
-            is to write that function. The grader checks the cell's source statically
+        forbidden: what the student's cell must not use: ``course_lib`` functions and
+            classes themselves (stored as their dotted ``module.qualname``, so the list
+            follows them when they move), or dotted names as strings, for example
+            ``"torch.nn.functional.scaled_dot_product_attention"`` when the exercise is to
+            write that function. The grader checks the cell's source statically
             (imports, attribute chains, strings) as a first line, and at run time grades
             against a copy of ``course_lib`` in which these functions (and every
             ``reference_*`` of the exercise registry) raise :class:`ForbiddenUse`; an
@@ -84,7 +87,7 @@ class Exercise:
     atol: float = 1e-5
     rtol: float = 1e-5
     hint: str = ""
-    forbidden: tuple[str, ...] = ()
+    forbidden: tuple[Any, ...] = ()
     kind: str = "implementation"
     explanation: str = ""
     fresh_cases: Callable[[int], list[Case]] | None = None
@@ -93,6 +96,26 @@ class Exercise:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"{self.id}: kind must be one of {KINDS}, got {self.kind!r}")
+        names = tuple(dotted_name(item, self.id) for item in self.forbidden)
+        object.__setattr__(self, "forbidden", names)  # frozen: set once, here
+
+
+def dotted_name(item: Any, where: str = "forbidden") -> str:
+    """``"module.qualname"`` of a function or class, or ``item`` itself when it is a
+    dotted name already.
+
+    Raises:
+        TypeError: neither a string nor a named function or class.
+    """
+    if isinstance(item, str):
+        return item
+    module = getattr(item, "__module__", None)
+    qualname = getattr(item, "__qualname__", None)
+    if not module or not qualname or "<" in qualname:
+        raise TypeError(
+            f"{where}: forbidden entries are dotted names or named functions/classes, got {item!r}"
+        )
+    return f"{module}.{qualname}"
 
 
 KINDS = ("checkpoint", "implementation", "practice")
@@ -122,7 +145,8 @@ class ForbiddenUse(RuntimeError):
 _forbidden_report_fd: int | None = None
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A short description of a value for a message (shape and dtype of a tensor)."""
     if isinstance(value, torch.Tensor):
         text = f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}"
         if value.numel() <= 12:
@@ -163,7 +187,7 @@ def compare(
                 return f"{where}: values differ (largest difference {worst:.3g})"
             return None
         if not torch.equal(exp, got.to(exp.dtype)):
-            return f"{where}: values differ: expected {_describe(exp)}, got {_describe(got)}"
+            return f"{where}: values differ: expected {describe(exp)}, got {describe(got)}"
         return None
     if isinstance(expected, (list, tuple)):
         if not isinstance(received, (list, tuple)):
@@ -192,7 +216,7 @@ def compare(
             return f"{where}: expected {expected!r}, got {received!r}"
         return None
     if type(received) is not type(expected) or received != expected:
-        return f"{where}: expected {_describe(expected)}, got {_describe(received)}"
+        return f"{where}: expected {describe(expected)}, got {describe(received)}"
     return None
 
 
@@ -239,74 +263,3 @@ def run_submission(exercise: Exercise, submitted: Any, case: Case) -> Any:
             return submitted()
         return _clone(submitted)
     return call(submitted, case)
-
-
-def check(exercise: Exercise | str, function: Any) -> None:
-    """The visible self-check: run every case, raise :class:`ExerciseFailed` on the first failure.
-
-    Args:
-        exercise: the :class:`Exercise` or its id (looked up in the registry).
-        function: the student's implementation, or for a checkpoint question the
-            student's answer (the value of the answer variable).
-    """
-    if isinstance(exercise, str):
-        from course_lib.exercises import get_exercise
-
-        exercise = get_exercise(exercise)
-    if exercise.kind == "checkpoint":
-        _check_checkpoint(exercise, function)
-        return
-    if not callable(function):
-        raise ExerciseFailed(f"{exercise.id}: expected a function, got {type(function).__name__}")
-    results: Sequence[tuple[Case, Any]] = expected_outputs(exercise)
-    for case, expected in results:
-        try:
-            received = call(function, case)
-        except NotImplementedError:
-            raise ExerciseFailed(
-                f"{exercise.id} ({exercise.title}): not implemented yet - "
-                f"replace `raise NotImplementedError()` with your code."
-            ) from None
-        except Exception as error:  # the student's code raised: say where, keep it short
-            raise ExerciseFailed(
-                f"{exercise.id} ({exercise.title}), case '{case.name}': your function raised "
-                f"{type(error).__name__}: {error}\nHint: {exercise.hint}"
-            ) from error
-        problem = compare(expected, received, exercise.atol, exercise.rtol)
-        if problem:
-            raise ExerciseFailed(
-                f"{exercise.id} ({exercise.title}), case '{case.name}': {problem}.\n"
-                f"Expected: {_describe(expected)}\nReceived: {_describe(received)}\n"
-                f"Hint: {exercise.hint}"
-            )
-    print(f"✓ {exercise.id}: all {len(results)} checks passed ({exercise.title}).")
-    if exercise.explanation:
-        print(exercise.explanation)
-
-
-def _check_checkpoint(exercise: Exercise, answer: Any) -> None:
-    """A checkpoint's self-check: compare the answer, never reveal the expected value.
-
-    After a wrong answer only the hint is shown (so the question keeps its point);
-    after a right one, the explanation.
-    """
-    if answer is None or answer is Ellipsis:
-        raise ExerciseFailed(
-            f"{exercise.id} ({exercise.title}): no answer yet - "
-            f"assign your answer to `{exercise.function}`."
-        )
-    for case, expected in expected_outputs(exercise):
-        try:
-            received = run_submission(exercise, answer, case)
-        except Exception as error:
-            raise ExerciseFailed(
-                f"{exercise.id} ({exercise.title}): your answer could not be read "
-                f"({type(error).__name__}: {error}).\nHint: {exercise.hint}"
-            ) from error
-        if compare(expected, received, exercise.atol, exercise.rtol):
-            raise ExerciseFailed(
-                f"{exercise.id} ({exercise.title}): not quite - think again.\nHint: {exercise.hint}"
-            )
-    print(f"✓ {exercise.id}: correct ({exercise.title}).")
-    if exercise.explanation:
-        print(exercise.explanation)

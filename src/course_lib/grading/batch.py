@@ -9,13 +9,17 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import course_lib
 from course_lib.errors import CourseLibError
 from course_lib.exercises import Case, Exercise
 from course_lib.grading.gradebook import write_gradebook
-from course_lib.grading.grader import Grader, StudentResult, discover, grade_all
-from course_lib.grading.sandbox import Limits, Sandbox
+from course_lib.grading.grader import Grader, grade_all
+from course_lib.grading.jobs import Limits
+from course_lib.grading.results import StudentResult
+from course_lib.grading.sandbox import Sandbox
+from course_lib.grading.submissions import discover
 
 
 @dataclass
@@ -58,6 +62,59 @@ def expected_exercises(
             f"chapter(s) {', '.join(map(str, empty))} have no registered exercises"
         )
     return [i for i, e in registry.items() if e.chapter in chapters or i in exercise_ids]
+
+
+def _check_folders(submissions_dir: Path, out_dir: Path, private_cases_file: Path | None) -> None:
+    """The submissions, the gradebook and the private cases must not overlap."""
+    if not submissions_dir.is_dir():
+        raise CourseLibError(f"submissions folder {submissions_dir} does not exist")
+    if _inside(out_dir, submissions_dir):
+        raise CourseLibError(
+            f"the output folder {out_dir} must not be inside the submissions folder"
+        )
+    if _inside(submissions_dir, out_dir):
+        raise CourseLibError("the submissions folder must not be inside the output folder")
+    if private_cases_file is not None and _inside(
+        Path(private_cases_file).resolve(), submissions_dir
+    ):
+        raise CourseLibError("the private cases file must not be inside the submissions folder")
+
+
+def _run_info(
+    sandbox: Sandbox,
+    grader: Grader,
+    results: Sequence[StudentResult],
+    jobs: int,
+    wall: float,
+    private_cases: Mapping[str, Sequence[Case]] | None,
+    private_cases_file: Path | None,
+) -> dict[str, Any]:
+    """What ``results.json`` records about the run: versions, isolation, seed, limits."""
+    copies = sorted({r.reference_isolation for r in results if r.reference_isolation})
+    return {
+        "course_lib": course_lib.__version__,
+        "python": platform.python_version(),
+        "torch": sandbox.torch_version,
+        "platform": f"{sys.platform} {platform.machine()}",
+        "isolation": sandbox.isolation,
+        "warning": sandbox.warning,
+        "reference_isolation": copies,
+        "fresh_seed": grader.seed,
+        "private_cases": {
+            "file": str(private_cases_file) if private_cases_file else None,
+            "exercises": sorted(private_cases or {}),
+        },
+        "limits": {
+            "timeout_seconds": sandbox.limits.timeout,
+            "exercise_timeout_seconds": sandbox.limits.exercise_timeout,
+            "memory_mb": sandbox.limits.memory_mb,
+            "file_mb": sandbox.limits.file_mb,
+        },
+        "jobs": jobs,
+        "submissions": len(results),
+        "wall_seconds": round(wall, 3),
+        "sandbox_startup_seconds": round(sandbox.startup_seconds, 3),
+    }
 
 
 def grade_submissions(
@@ -103,18 +160,7 @@ def grade_submissions(
     started = time.monotonic()
     submissions_dir = Path(submissions_dir).resolve()
     out_dir = Path(out_dir).resolve()
-    if not submissions_dir.is_dir():
-        raise CourseLibError(f"submissions folder {submissions_dir} does not exist")
-    if _inside(out_dir, submissions_dir):
-        raise CourseLibError(
-            f"the output folder {out_dir} must not be inside the submissions folder"
-        )
-    if _inside(submissions_dir, out_dir):
-        raise CourseLibError("the submissions folder must not be inside the output folder")
-    if private_cases_file is not None and _inside(
-        Path(private_cases_file).resolve(), submissions_dir
-    ):
-        raise CourseLibError("the private cases file must not be inside the submissions folder")
+    _check_folders(submissions_dir, out_dir, private_cases_file)
     if jobs < 1:
         raise CourseLibError(f"--jobs must be at least 1, got {jobs}")
     submissions = discover(submissions_dir)
@@ -137,32 +183,8 @@ def grade_submissions(
         results = grade_all(grader, submissions, jobs=jobs, progress=progress)
     finally:
         grader.close()
-    copies = sorted({r.reference_isolation for r in results if r.reference_isolation})
     wall = time.monotonic() - started
-    info = {
-        "course_lib": course_lib.__version__,
-        "python": platform.python_version(),
-        "torch": sandbox.torch_version,
-        "platform": f"{sys.platform} {platform.machine()}",
-        "isolation": sandbox.isolation,
-        "warning": sandbox.warning,
-        "reference_isolation": copies,
-        "fresh_seed": grader.seed,
-        "private_cases": {
-            "file": str(private_cases_file) if private_cases_file else None,
-            "exercises": sorted(private_cases or {}),
-        },
-        "limits": {
-            "timeout_seconds": sandbox.limits.timeout,
-            "exercise_timeout_seconds": sandbox.limits.exercise_timeout,
-            "memory_mb": sandbox.limits.memory_mb,
-            "file_mb": sandbox.limits.file_mb,
-        },
-        "jobs": jobs,
-        "submissions": len(results),
-        "wall_seconds": round(wall, 3),
-        "sandbox_startup_seconds": round(sandbox.startup_seconds, 3),
-    }
+    info = _run_info(sandbox, grader, results, jobs, wall, private_cases, private_cases_file)
     write_gradebook(out_dir, results, registry, info)
     if sandbox.warning:
         warn(sandbox.warning)

@@ -21,7 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from course_lib.exercises import Exercise
-from course_lib.grading.grader import StudentResult
+from course_lib.grading.results import StudentResult
+
+GRADES_FILE = "grades.csv"
+RESULTS_FILE = "results.json"
+FEEDBACK_FOLDER = "feedback"
 
 
 def format_points(points: float) -> str:
@@ -186,9 +190,9 @@ def write_gradebook(
     """
     out_dir = Path(out_dir)
     columns = exercise_columns(results, registry)
-    _write_atomic(out_dir / "grades.csv", grades_csv(results, columns))
-    _write_atomic(out_dir / "results.json", results_json(results, registry, columns, grader_info))
-    feedback_dir = out_dir / "feedback"
+    _write_atomic(out_dir / GRADES_FILE, grades_csv(results, columns))
+    _write_atomic(out_dir / RESULTS_FILE, results_json(results, registry, columns, grader_info))
+    feedback_dir = out_dir / FEEDBACK_FOLDER
     feedback_dir.mkdir(parents=True, exist_ok=True)
     wanted = set()
     for result in results:

@@ -28,7 +28,8 @@ import nbformat
 from course_lib.errors import CourseLibError
 from course_lib.exercises import Exercise
 from course_lib.grading.gradebook import format_points
-from course_lib.grading.grader import Grader, Submission
+from course_lib.grading.grader import Grader
+from course_lib.grading.jobs import Limits
 from course_lib.grading.notebooks import (
     REMOVE_TAGS,
     cell_source,
@@ -38,7 +39,8 @@ from course_lib.grading.notebooks import (
     strip_hidden_tests,
     strip_solutions,
 )
-from course_lib.grading.sandbox import Limits, Sandbox
+from course_lib.grading.sandbox import Sandbox
+from course_lib.grading.submissions import Submission
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,18 @@ own copy (see :mod:`course_lib.grading.harness`).
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import course_lib
+from course_lib.exercises import Exercise
+from course_lib.grading.folders import remove_tree, temporary_folder
+from course_lib.grading.names import PACKAGE, PackageIndex, module_name
 
-PACKAGE = "course_lib"
 REFERENCE_PREFIXES = ("reference_", "_reference_")
 EXERCISES_PACKAGE = "course_lib.exercises"
 
@@ -48,13 +52,6 @@ def reference_name(function: object) -> str | None:
     if not module.startswith(PACKAGE + ".") or not qualname or "<" in qualname:
         return None
     return f"{module}.{qualname}"
-
-
-def _module_name(relative: Path) -> str:
-    parts = list(relative.with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join([PACKAGE, *parts])
 
 
 def _raise_body(name: str, docstring: ast.stmt | None) -> list[ast.stmt]:
@@ -165,7 +162,7 @@ def _copy_stubbed(
             destination = target / relative
             data: bytes | None = None
             if name.endswith(".py"):
-                module = _module_name(relative)
+                module = module_name(relative)
                 key = (relative, frozenset(n for n in names if n.startswith(module + ".")))
                 if key not in cache:
                     text = (source_dir / relative).read_text(encoding="utf-8")
@@ -188,25 +185,35 @@ def _copy_stubbed(
 
 
 def build_stage(
-    stage: Path, stubs: Mapping[str, Iterable[str]], source_dir: Path | None = None
+    stage: Path,
+    stubs: Mapping[str, Iterable[str]],
+    source_dir: Path | None = None,
+    index: PackageIndex | None = None,
 ) -> dict[str, str]:
     """Write the stage folder: ``base/`` and one ``ex/<n>/`` per key of ``stubs``.
 
     Args:
         stage: an empty (or missing) folder, outside anything the sandbox shows.
         stubs: exercise id -> dotted names to stub for it (forbidden names and its own
-            reference; ``reference_*`` functions are always stubbed). Names outside
-            ``course_lib`` (``torch.softmax``) are ignored here: the harness patches them.
+            reference; ``reference_*`` functions are always stubbed). A name is followed
+            through re-exports to the module that defines it (:mod:`course_lib.grading.names`).
+            Names outside ``course_lib`` (``torch.softmax``) are ignored here: the
+            harness patches them.
         source_dir: the package to copy (default: the real one).
+        index: the names of ``source_dir`` (read here when not given).
 
     Returns:
         exercise id -> the name of its folder under ``ex/``.
+
+    Raises:
+        UnknownName: a ``course_lib`` name that the package does not define.
     """
     source_dir = Path(source_dir or package_dir())
+    index = index or PackageIndex(source_dir)
+    own = {k: index.resolve_all(v) for k, v in stubs.items()}
     stage = Path(stage)
     stage.mkdir(parents=True, exist_ok=True)
     stage.chmod(0o755)
-    own = {k: {n for n in v if n.startswith(PACKAGE + ".")} for k, v in stubs.items()}
     union = set().union(*own.values()) if own else set()
     base = stage / "base" / PACKAGE
     cache: dict = {}
@@ -222,3 +229,78 @@ def build_stage(
         _copy_stubbed(source_dir, folder / PACKAGE, names, base, cache)
         folders[exercise_id] = str(number)
     return folders
+
+
+def stubbed_names(exercise: Exercise) -> list[str]:
+    """What an exercise's copy stubs: its forbidden names and its own reference."""
+    names = list(exercise.forbidden)
+    own = reference_name(exercise.reference)
+    if own:
+        names.append(own)
+    return names
+
+
+class Stage:
+    """The stubbed copies of ``course_lib`` for one registry: checked at once, written to
+    a temporary folder on first use (thread-safe), removed by :meth:`remove` or at exit.
+
+    Raises:
+        UnknownName: an exercise forbids a ``course_lib`` name the package does not define.
+    """
+
+    def __init__(self, registry: Mapping[str, Exercise]) -> None:
+        self.index = PackageIndex(package_dir())
+        self._stubs = {i: stubbed_names(e) for i, e in registry.items()}
+        for names in self._stubs.values():
+            self.index.resolve_all(names)
+        self._forbidden = {i: self._with_aliases(e.forbidden) for i, e in registry.items()}
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._folders: dict[str, str] = {}
+
+    def _with_aliases(self, names: Iterable[str]) -> tuple[str, ...]:
+        """``names`` and the other paths to the same objects under the same name (an
+        import renamed with ``as`` is left out: its new name may be a common word)."""
+        every = []
+        for name in names:
+            every.append(name)
+            if name.startswith(PACKAGE + "."):
+                last = name.rsplit(".", 1)[-1]
+                same = self.index.aliases(name) - {name}
+                every += sorted(a for a in same if a.rsplit(".", 1)[-1] == last)
+        return tuple(dict.fromkeys(every))
+
+    def forbidden(self, exercise_id: str) -> tuple[str, ...]:
+        """The exercise's forbidden names and every other public path to the same
+        ``course_lib`` objects (for the static check of a cell)."""
+        return self._forbidden[exercise_id]
+
+    def path(self) -> Path:
+        """The stage folder (built on the first call)."""
+        with self._lock:
+            if self._path is None:
+                path = temporary_folder("course-lib-stage-", remove_at_exit=True)
+                self._folders = build_stage(path, self._stubs, index=self.index)
+                self._path = path
+            return self._path
+
+    def folder(self, exercise_id: str) -> str:
+        """The exercise's folder under ``ex/`` (builds the stage if needed)."""
+        self.path()
+        return self._folders[exercise_id]
+
+    def remove(self) -> None:
+        """Remove the stage folder (a later :meth:`path` builds it again)."""
+        with self._lock:
+            if self._path is not None:
+                remove_tree(self._path)
+                self._path = None
+
+
+@functools.cache
+def default_stage() -> Path:
+    """A stage with every ``reference_*`` stubbed and nothing else (for jobs that name
+    no exercise of a registry, such as the start-up probe); made once per process."""
+    stage = temporary_folder("course-lib-stage-", remove_at_exit=True)
+    build_stage(stage, {})
+    return stage

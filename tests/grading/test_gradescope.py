@@ -1,10 +1,8 @@
-"""Gradescope and Canvas: the autograder package, run_autograder in an /autograder-shaped
-tree with a good and a bad submission, and the Canvas import CSV."""
+"""Gradescope: the autograder package, run_autograder in an /autograder-shaped tree with a
+good and a bad submission, and the weaker-isolation note in results.json."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import shutil
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from course_lib.cli import main
-from course_lib.grading.lms import canvas_csv, gradescope_results
+from course_lib.grading.gradescope import gradescope_results
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -104,7 +102,7 @@ def test_run_autograder_good_and_bad_submissions(package):
 
 
 def test_weaker_isolation_is_written_in_every_test():
-    from course_lib.grading.grader import CaseResult, ExerciseResult, StudentResult
+    from course_lib.grading.results import CaseResult, ExerciseResult, StudentResult
 
     entry = ExerciseResult("x", "X", 1.0, 1.0, "graded", cases=[
         CaseResult("a", True, group="public", points=1.0, max_points=1.0)
@@ -113,35 +111,3 @@ def test_weaker_isolation_is_written_in_every_test():
     document = gradescope_results(result, {}, "Weaker isolation: process-only")
     assert "Weaker isolation" in document["output"]
     assert all("Weaker isolation" in t["output"] for t in document["tests"])
-
-
-def test_canvas_csv_with_and_without_roster():
-    students = [{"student": "ana", "total": 5.5}, {"student": "Ben", "total": 2}]
-    roster = [
-        {"Student": "Ana Lima", "ID": "101", "SIS User ID": "s1", "SIS Login ID": "ana",
-         "Section": "A"},
-        {"Student": "Points Possible", "ID": "", "SIS User ID": "", "SIS Login ID": "",
-         "Section": ""},
-    ]  # fmt: skip
-    text, unmatched = canvas_csv(students, "Chapter 1 exercises (777)", 6, roster)
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                       "Chapter 1 exercises (777)"]  # fmt: skip
-    assert rows[1] == ["Points Possible", "", "", "", "", "6"]
-    assert rows[2] == ["Ana Lima", "101", "s1", "ana", "A", "5.5"]
-    assert rows[3][0] == "Ben" and rows[3][-1] == "2"
-    assert unmatched == ["Ben"]
-
-
-def test_canvas_command_reads_a_gradebook(tmp_path):
-    (tmp_path / "grades").mkdir()
-    (tmp_path / "grades" / "results.json").write_text(json.dumps({
-        "exercises": {"a": {"points": 2}, "b": {"points": 1}},
-        "students": [{"student": "ana", "total": 3}],
-    }))  # fmt: skip
-    out = tmp_path / "canvas.csv"
-    assert (
-        main(["canvas", str(tmp_path / "grades"), "--assignment", "Ch 1 (9)", "--out", str(out)])
-        == 0
-    )
-    assert out.read_text().splitlines()[1:] == ["Points Possible,,,,,3", "ana,,,ana,,3"]

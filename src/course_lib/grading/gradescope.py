@@ -1,8 +1,8 @@
-"""Grades for learning-management systems: a Gradescope autograder and a Canvas CSV.
+"""Grades for Gradescope: an autograder package and its ``results.json``.
 
-**Gradescope** (``course-lib gradescope --out DIR``) builds an autograder package:
-``setup.sh`` (installs Python, bubblewrap when the image allows, CPU torch and this course
-from the package's own copy in ``course/``), ``run_autograder`` (grades every notebook in
+``course-lib gradescope --out DIR`` builds an autograder package: ``setup.sh`` (installs
+Python, bubblewrap when the image allows, CPU torch and this course from the package's
+own copy in ``course/``), ``run_autograder`` (grades every notebook in
 ``/autograder/submission`` with :func:`course_lib.grading.batch.grade_submissions` and
 writes ``/autograder/results/results.json``), ``config.json`` (the exercises, limits) and,
 when given, the instructor's private cases. ``results.json`` follows Gradescope's
@@ -14,20 +14,11 @@ Visibility: public cases ``visible``, fresh cases ``after_due_date``, private ca
 bubblewrap cannot start there: the grade still runs with process-only isolation (as
 ``nobody``, the real package and the autograder's source made unreadable to it), and the
 weaker isolation is written in the top-level output and in every test's output.
-
-**Canvas** (``course-lib canvas GRADES_DIR --assignment "Name (id)"``) turns a gradebook's
-``results.json`` into a CSV for Canvas's gradebook import: ``Student``, ``ID``,
-``SIS User ID``, ``SIS Login ID``, ``Section``, then one column per assignment named
-``Assignment name (assignment id)``, and a ``Points Possible`` row. Canvas matches rows by
-``ID``/``SIS User ID``/``SIS Login ID``; give ``--roster`` (Canvas's own gradebook export)
-to fill them in from the student names the grader used.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import shutil
@@ -41,11 +32,15 @@ from typing import Any
 
 from course_lib.errors import CourseLibError
 from course_lib.exercises import Exercise
+from course_lib.grading.batch import grade_submissions
+from course_lib.grading.cases import load_private_cases, load_registry
 from course_lib.grading.gradebook import format_points
-from course_lib.grading.grader import StudentResult
+from course_lib.grading.jobs import Limits
+from course_lib.grading.results import ExerciseResult, StudentResult
 
+CONFIG_FILE = "config.json"
+PRIVATE_CASES_FILE = "private_cases.py"
 VISIBILITY = {"public": "visible", "fresh": "after_due_date", "private": "after_published"}
-CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -77,14 +72,11 @@ if [ -z "${AUTOGRADER_KEEP_PERMISSIONS:-}" ]; then
     */site-packages/*) chmod -R go-rwx "$PACKAGE" 2>/dev/null || true ;;
   esac
 fi
-exec "$PYTHON" -m course_lib.grading.lms run --root "$ROOT" --config "$ROOT/source/config.json"
+exec "$PYTHON" -m course_lib.grading.gradescope run --root "$ROOT" --config "$ROOT/source/config.json"
 """
 
 
-# ---------------------------------------------------------------- Gradescope: results
-
-
-def _exercise_output(entry, exercise: Exercise | None) -> str:
+def _exercise_output(entry: ExerciseResult, exercise: Exercise | None) -> str:
     lines = []
     if entry.message:
         lines.append(f"{entry.outcome}: {entry.message}")
@@ -156,10 +148,6 @@ def run_autograder(root: Path, config_path: Path) -> dict[str, Any]:
     Never raises for anything the submission contains; a failure of the set-up is
     written as a results.json with score 0 and the reason, then re-raised.
     """
-    from course_lib.grading.batch import grade_submissions
-    from course_lib.grading.grader import load_private_cases, load_registry
-    from course_lib.grading.sandbox import Limits
-
     root = Path(root)
     results_path = root / "results" / "results.json"
     results_path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,9 +207,6 @@ def run_autograder(root: Path, config_path: Path) -> dict[str, Any]:
     return document
 
 
-# ---------------------------------------------------------------- Gradescope: package
-
-
 def _course_root() -> Path | None:
     """The repository this package was installed from (editable installs), if any."""
     here = Path(__file__).resolve()
@@ -274,9 +259,9 @@ def build_gradescope(
         "private_cases": None,
     }
     if private_cases is not None:
-        shutil.copy2(private_cases, out_dir / "private_cases.py")
-        config["private_cases"] = "private_cases.py"
-    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        shutil.copy2(private_cases, out_dir / PRIVATE_CASES_FILE)
+        config["private_cases"] = PRIVATE_CASES_FILE
+    (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
@@ -293,68 +278,8 @@ def build_gradescope(
     return archive
 
 
-# ---------------------------------------------------------------- Canvas
-
-
-def _read_roster(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
-    return [r for r in rows if (r.get("Student") or "").strip() not in ("", "Points Possible")]
-
-
-def canvas_csv(
-    students: Sequence[Mapping[str, Any]],
-    assignment: str,
-    points_possible: float,
-    roster: Sequence[Mapping[str, str]] = (),
-) -> tuple[str, list[str]]:
-    """The CSV text for Canvas's gradebook import, and the students not in ``roster``.
-
-    Args:
-        students: ``results.json``'s ``students`` (``student`` and ``total`` are used).
-        assignment: the column name, ``"Name (assignment id)"`` as Canvas exports it.
-        points_possible: the assignment's points (the ``Points Possible`` row).
-        roster: rows of Canvas's own gradebook export; a student is matched by SIS Login
-            ID, SIS User ID, ID or name (case-insensitive).
-    """
-    index: dict[str, Mapping[str, str]] = {}
-    for row in roster:
-        for key in ("SIS Login ID", "SIS User ID", "ID", "Student"):
-            value = (row.get(key) or "").strip().lower()
-            if value:
-                index.setdefault(value, row)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*CANVAS_FIXED, assignment])
-    writer.writerow(["Points Possible", "", "", "", "", format_points(points_possible)])
-    unmatched = []
-    for student in sorted(students, key=lambda s: str(s["student"]).lower()):
-        name = str(student["student"])
-        row = index.get(name.strip().lower())
-        if row is None:
-            unmatched.append(name)
-            fixed = [name, "", "", name, ""]
-        else:
-            fixed = [row.get(k, "") for k in CANVAS_FIXED]
-        writer.writerow([*fixed, format_points(float(student["total"]))])
-    return buffer.getvalue(), unmatched
-
-
-def write_canvas(
-    grades_dir: Path, out: Path, assignment: str, roster: Path | None = None
-) -> list[str]:
-    """Write ``out`` from ``grades_dir/results.json``; return the unmatched students."""
-    results = json.loads((Path(grades_dir) / "results.json").read_text(encoding="utf-8"))
-    possible = sum(float(e["points"]) for e in results["exercises"].values())
-    text, unmatched = canvas_csv(
-        results["students"], assignment, possible, _read_roster(roster) if roster else ()
-    )
-    Path(out).write_text(text, encoding="utf-8")
-    return unmatched
-
-
 def main(argv: list[str] | None = None) -> int:
-    """``python -m course_lib.grading.lms run --root /autograder --config CONFIG``."""
+    """``python -m course_lib.grading.gradescope run --root /autograder --config CONFIG``."""
     parser = argparse.ArgumentParser(description="Gradescope autograder entry point")
     parser.add_argument("action", choices=["run"])
     parser.add_argument(

@@ -1,0 +1,67 @@
+"""Tests for course_lib.optim: the paper's schedule and Adam."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_lib.errors import CourseLibError
+from course_lib.optim import WarmupInverseSqrtSchedule, make_optimizer, noam_schedule
+
+
+def test_noam_schedule_values():
+    d, warmup = 512, 4000
+    assert noam_schedule(1, d, warmup) == pytest.approx(d**-0.5 * warmup**-1.5)
+    peak = noam_schedule(warmup, d, warmup)
+    assert peak == pytest.approx((d * warmup) ** -0.5)  # about 7.0e-4 for the paper
+    assert peak == pytest.approx(6.99e-4, rel=1e-3)
+    assert noam_schedule(warmup - 1, d, warmup) < peak > noam_schedule(warmup + 1, d, warmup)
+    assert noam_schedule(4 * warmup, d, warmup) == pytest.approx(peak / 2)
+    assert noam_schedule(100, d, warmup, scale=2.0) == pytest.approx(
+        2 * noam_schedule(100, d, warmup)
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(step=0, d_model=128), "step must be an integer >= 1"),
+        (dict(step=1.5, d_model=128), "step must be an integer"),
+        (dict(step=1, d_model=0), "d_model"),
+        (dict(step=1, d_model=128, warmup_steps=0), "warmup_steps"),
+        (dict(step=1, d_model=128, scale=0), "scale must be a positive"),
+    ],
+)
+def test_noam_schedule_bad_input(kwargs, message):
+    with pytest.raises(CourseLibError, match=message):
+        noam_schedule(**kwargs)
+
+
+def test_scheduler_follows_the_formula_and_state_is_plain():
+    model = torch.nn.Linear(3, 3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=123.0)
+    scheduler = WarmupInverseSqrtSchedule(optimizer, d_model=64, warmup_steps=10, scale=0.5)
+    seen = []
+    for _ in range(30):
+        seen.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert seen == pytest.approx([noam_schedule(s, 64, 10, 0.5) for s in range(1, 31)])
+    state = scheduler.state_dict()
+    assert all(isinstance(v, (int, float, bool, list, str, type(None))) for v in state.values())
+    with pytest.raises(CourseLibError, match="warmup_steps"):
+        WarmupInverseSqrtSchedule(optimizer, d_model=64, warmup_steps=0)
+
+
+def test_make_optimizer_uses_the_papers_adam():
+    optimizer = make_optimizer(torch.nn.Linear(2, 2))
+    group = optimizer.param_groups[0]
+    assert group["betas"] == (0.9, 0.98) and group["eps"] == 1e-9
+    with pytest.raises(CourseLibError, match="nn.Module"):
+        make_optimizer("model")
+
+
+def test_make_optimizer_needs_trainable_parameters():
+    frozen = torch.nn.Linear(2, 2).requires_grad_(False)
+    with pytest.raises(CourseLibError, match="no trainable parameters"):
+        make_optimizer(frozen)
