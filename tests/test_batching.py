@@ -150,6 +150,26 @@ def test_encode_pairs_bad_pairs(tokenizers, pairs, message):
         encode_pairs(pairs, en, fr)
 
 
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "64", True])
+def test_encode_pairs_bad_max_positions(tokenizers, bad):
+    en, fr = tokenizers
+    with pytest.raises(CourseLibError, match="max_positions"):
+        encode_pairs([("I love pizza", "J'aime la pizza")], en, fr, max_positions=bad)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([], [], 4), "non-empty"),
+        (([1, 2], [1], 4), "equal, non-empty length lists"),
+        (([1, 2], [1, 2], 0), "batch_size"),
+    ],
+)
+def test_batch_stream_bad_input(args, message):
+    with pytest.raises(CourseLibError, match=message):
+        next(BatchStream(*args))
+
+
 # --- the bucketing sampler -------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import torch
 from benchmarks import report
 from benchmarks.bench_training import (
     ABLATION,
+    RECIPE_ROW,
     AverageLast,
     CpuBudget,
     TorchBaseline,
@@ -22,7 +23,7 @@ from course_lib.batching import bucketed_batches
 from course_lib.config import TransformerConfig
 from course_lib.evaluate import score
 from course_lib.model import Transformer
-from course_lib.recipes import REAL_TRAINING, SMALL_MODEL
+from course_lib.recipes import REAL_MODEL_CHANGES, SMALL_MODEL, recipe
 from course_lib.trainer import Trainer
 
 RESULTS = {
@@ -119,7 +120,7 @@ def test_page_has_the_ablation_table_and_escaped_examples():
     page = resolved(RESULTS)
     change = ABLATION["+ pre-norm"].change
     assert f"| + pre-norm | {change} | 1,000 | 10 | 3.50 | 10.00 | +1.50 | +0.00 |" in page
-    assert "In all: +3.00 BLEU from the first row to the last" in page
+    assert "In all: +3.00 BLEU and" in page
     assert "largest single gain came from the row *+ pre-norm*" in page
     assert "| Who\\|what? | Qui ? | (empty) | Qui ? |" in page
     assert "| Go. | Va ! | &lt;unk&gt; ! | Allez. |" in page
@@ -160,17 +161,29 @@ def _row_settings(row) -> dict:
 
 def test_ablation_goes_from_torch_defaults_to_the_course_recipe():
     rows = list(ABLATION.values())
-    assert rows[0].model == {"norm_first": False, "tie_embeddings": False}
+    assert {**rows[0].model} == {"norm_first": False, "tie_embeddings": False, "dropout": 0.1}
     assert rows[0].pool_batches == 1
-    last = rows[-1]
-    assert {**SMALL_MODEL, **last.model} == SMALL_MODEL
-    assert last.pool_batches == Trainer.pool_batches
-    assert {**REAL_TRAINING, **(last.training or {})} == REAL_TRAINING  # ends at the recipe
-    # one change per row, and each row says what it changes
-    for a, b in zip(rows, rows[1:]):
-        sa, sb = _row_settings(a), _row_settings(b)
+    recipe_row = ABLATION[RECIPE_ROW]
+    real = recipe("small", "tatoeba")
+    assert (
+        {**real["model"], **recipe_row.model}
+        == real["model"]
+        == {
+            **SMALL_MODEL,
+            **REAL_MODEL_CHANGES,
+        }
+    )
+    assert recipe_row.pool_batches == Trainer.pool_batches
+    assert not recipe_row.training and not recipe_row.average_last
+    # one change per row against the row it is compared with, and each says what it changes
+    names = list(ABLATION)
+    for above, name in zip(names, names[1:]):
+        row = ABLATION[name]
+        base = ABLATION[row.versus or above]
+        sa, sb = _row_settings(base), _row_settings(row)
         changed = {k for k in {*sa, *sb} if sa.get(k) != sb.get(k)}
-        assert len(changed) >= 1 and b.change
+        assert len(changed) == 1, (name, changed)
+        assert row.change
 
 
 def test_pool_of_one_batch_is_unbucketed():

@@ -30,6 +30,7 @@ from course_lib.errors import ShapeError
 from course_lib.exercises import ExerciseFailed, ch05, check, expected_outputs
 from course_lib.generate import ModelStep, decode_loop, greedy_decode, inference_mode
 from course_lib.model import Transformer
+from course_lib.sampling import next_token_distribution
 
 EXERCISES = {exercise.id: exercise for exercise in ch05.EXERCISES}
 FUNCTIONS = [i for i, e in EXERCISES.items() if e.kind != "checkpoint"]
@@ -97,8 +98,6 @@ def test_checkpoint_answers_follow_from_the_library():
     tokens = ch05.reference_greedy_loop_with_end(table, 1, 2, 0, 10)
     assert tuple(tokens.shape) == ch05.reference_output_shape_checkpoint()
     # a very low temperature is greedy
-    from course_lib.generate import next_token_distribution
-
     cold = next_token_distribution(torch.tensor([[3.0, 1.0, 1.0, -5.0]]), 1e-3)[0]
     torch.testing.assert_close(cold, torch.tensor(ch05.reference_cold_checkpoint()))
 

@@ -7,20 +7,19 @@ import itertools
 import pytest
 import torch
 
+from course_lib.beam import beam_search, gnmt_penalty, score_sequences
 from course_lib.config import TransformerConfig
 from course_lib.errors import CourseLibError, ShapeError
-from course_lib.beam import beam_search, gnmt_penalty, score_sequences
 from course_lib.generate import (
     GenerationResult,
     decode_loop,
     greedy_decode,
     greedy_steps,
     inference_mode,
-    next_token_distribution,
-    sample,
 )
 from course_lib.kv_cache import KVCache, LayerCache, reorder_cache
 from course_lib.model import Transformer
+from course_lib.sampling import next_token_distribution, sample
 from course_lib.tokenize import END, PAD, START
 
 
@@ -148,9 +147,7 @@ def test_need_weights_shapes_and_rows_sum_to_one_over_real_source_words():
     model = tiny_model()
     src = source_batch()
     for use_cache in (True, False):
-        result = greedy_decode(
-            model, src, max_new_tokens=7, use_cache=use_cache, need_weights=True
-        )
+        result = greedy_decode(model, src, max_new_tokens=7, use_cache=use_cache, need_weights=True)
         assert isinstance(result, GenerationResult)
         assert len(result.cross_attention) == model.config.n_decoder_layers
         for weights in result.cross_attention:

@@ -294,3 +294,30 @@ def test_evaluation_scores_with_the_one_evaluation_path():
     expected = evaluate(Translator(model, src_tok, tgt_tok), PAIRS[:3]).to_dict()
     assert {k: record[k] for k in expected} == expected
     assert record["n"] == 3 and record["loss"] > 0 and trainer.history.valid == [record]
+
+
+def test_progress_bar_and_live_plot_callbacks(monkeypatch, capsys):
+    import matplotlib
+
+    from course_lib import callbacks
+
+    matplotlib.use("Agg")
+    monkeypatch.setattr(callbacks, "in_notebook", lambda: True)  # as if in Jupyter
+    src_tok, tgt_tok = tokenizers()
+    trainer = Trainer(
+        tiny_model(src_tok, tgt_tok),
+        src_tok,
+        tgt_tok,
+        PAIRS,
+        PAIRS[:2],
+        settings(max_steps=4, eval_every=2, progress=True, live_plot=True),
+    )
+    kinds = [type(c) for c in trainer.callbacks]
+    assert callbacks.ProgressBar in kinds and callbacks.LivePlot in kinds
+    trainer.fit()
+    live = next(c for c in trainer.callbacks if isinstance(c, callbacks.LivePlot))
+    lines = live.plot.ax.get_lines()
+    assert [line.get_label() for line in lines] == ["training loss", "validation loss"]
+    assert list(lines[1].get_xdata()) == [2, 4]
+    bar = next(c for c in trainer.callbacks if isinstance(c, callbacks.ProgressBar))
+    assert bar.bar.n == 4 and "training" in capsys.readouterr().err

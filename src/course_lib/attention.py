@@ -222,24 +222,7 @@ class MultiHeadAttention(nn.Module):
         cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Checks the inputs, then :meth:`attend`: returns ``(output, weights or None)``."""
-        for name, t in (("query", query), ("key", key), ("value", value)):
-            if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.size(-1) != self.d_model:
-                raise ShapeError(
-                    f"{name} must have shape (batch, seq_len, {self.d_model}), got {describe(t)}"
-                )
-        if key.shape[:2] != value.shape[:2] or key.size(0) != query.size(0):
-            raise ShapeError(
-                f"query, key and value must share the batch size and key/value the length, "
-                f"got query {tuple(query.shape)}, key {tuple(key.shape)}, "
-                f"value {tuple(value.shape)}"
-            )
-        if cache is not None and not isinstance(cache, KVCache):
-            raise CourseLibError(f"cache must be a KVCache, got {type(cache).__name__}")
-        if mask is not None:
-            k_len = key.size(1)
-            if cache is not None and cache.keys is not None:
-                k_len = cache.keys.size(2) + (0 if cache.static else k_len)
-            check_mask_for(mask, (query.size(0), self.n_heads, query.size(1), k_len))
+        _check_mha_inputs(self, query, key, value, mask, cache)
         return self.attend(query, key, value, mask, need_weights, cache)
 
     def attend(
@@ -277,3 +260,32 @@ class MultiHeadAttention(nn.Module):
         else:
             out = _attend(q, k, v, mask, dropout_p)
         return self.out_proj(self.merge_heads(out)), weights
+
+
+def _check_mha_inputs(
+    mha: MultiHeadAttention,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    cache: KVCache | None,
+) -> None:
+    """What :meth:`MultiHeadAttention.forward` checks before attending (shapes only)."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.size(-1) != mha.d_model:
+            raise ShapeError(
+                f"{name} must have shape (batch, seq_len, {mha.d_model}), got {describe(t)}"
+            )
+    if key.shape[:2] != value.shape[:2] or key.size(0) != query.size(0):
+        raise ShapeError(
+            f"query, key and value must share the batch size and key/value the length, "
+            f"got query {tuple(query.shape)}, key {tuple(key.shape)}, "
+            f"value {tuple(value.shape)}"
+        )
+    if cache is not None and not isinstance(cache, KVCache):
+        raise CourseLibError(f"cache must be a KVCache, got {type(cache).__name__}")
+    if mask is not None:
+        k_len = key.size(1)
+        if cache is not None and cache.keys is not None:
+            k_len = cache.keys.size(2) + (0 if cache.static else k_len)
+        check_mask_for(mask, (query.size(0), mha.n_heads, query.size(1), k_len))

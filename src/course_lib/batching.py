@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from course_lib.checks import check_int
 from course_lib.errors import CourseLibError, ShapeError
 from course_lib.masks import padding_mask
 from course_lib.tokenize import PAD
@@ -148,6 +149,8 @@ def encode_pairs(
         raise CourseLibError(f"{name} must be a list of (english, french) pairs")
     if len(pairs) == 0:
         raise CourseLibError(f"{name} is empty: no sentence pairs to train or evaluate on")
+    if max_positions is not None:
+        check_int(max_positions, "max_positions", 1)
     src, tgt, kept, skipped = [], [], [], 0
     for i, pair in enumerate(pairs):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:

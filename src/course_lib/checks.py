@@ -144,7 +144,6 @@ def check_mask_for(mask: Any, target: tuple[int, ...], what: str = "the attentio
         )
 
 
-
 def check_tokenizer(tokenizer: Any, name: str) -> None:
     """``tokenizer`` has ``encode()`` and ``decode()`` (a course_lib tokenizer or alike)."""
     if not (hasattr(tokenizer, "encode") and hasattr(tokenizer, "decode")):

@@ -1,8 +1,8 @@
 """The one exception type users see from course_lib.
 
-Every check on user input raises :class:`CourseLibError` (or a subclass) with a
-message that names the problem, so the command-line tool can print it without a
-traceback and notebooks show one readable line.
+Every check on user input (written once, in :mod:`course_lib.checks`) raises
+:class:`CourseLibError` (or a subclass) with a message that names the problem, so the
+command-line tool can print it without a traceback and notebooks show one readable line.
 """
 
 
@@ -13,8 +13,3 @@ class CourseLibError(ValueError):
 class ShapeError(CourseLibError):
     """A tensor has the wrong number of dimensions, size or dtype."""
 
-
-def check(condition: bool, message: str, error: type[CourseLibError] = CourseLibError) -> None:
-    """Raise ``error(message)`` unless ``condition`` holds."""
-    if not condition:
-        raise error(message)

@@ -9,10 +9,11 @@ word is *chosen* from those scores is the decoding strategy:
 * :func:`greedy_decode` takes the most probable word each time, with or without a
   key/value cache (with the cache each step projects only the new position, instead of
   the whole prefix; its attention still reads all ``t`` cached keys and values);
-* :func:`beam_search` keeps the ``beam_size`` best partial sentences and returns the one
-  with the best length-normalised log-probability (GNMT's length penalty, Wu et al. 2016);
-* :func:`sample` draws the next word at random, sharpened or flattened by a temperature
-  and optionally restricted to the ``top_k`` most probable words.
+* :func:`course_lib.beam.beam_search` keeps the ``beam_size`` best partial sentences and
+  returns the one with the best length-normalised log-probability (GNMT's length penalty,
+  Wu et al. 2016);
+* :func:`course_lib.sampling.sample` draws the next word at random, sharpened or flattened
+  by a temperature and optionally restricted to the ``top_k`` most probable words.
 
 Every strategy runs the model in eval mode (dropout off) under ``torch.no_grad()`` and puts
 the model's training flag back afterwards, so generating in the middle of training is safe.
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 
 from course_lib.attention import AttentionWeights
-from course_lib.checks import check_int, check_number, check_token_ids
+from course_lib.checks import check_int, check_token_ids
 from course_lib.errors import CourseLibError, ShapeError
 from course_lib.masks import causal_mask, padding_mask
 from course_lib.model import Transformer
@@ -213,12 +214,19 @@ class ModelStep:
         weights = AttentionWeights() if self.need_weights else None
         if self.cache is not None:
             logits = self.model.decode(
-                tokens[:, -1:], self.memory, self.src_mask, cache=self.cache, start=t - 1,
+                tokens[:, -1:],
+                self.memory,
+                self.src_mask,
+                cache=self.cache,
+                start=t - 1,
                 weights=weights,
             )
         else:
             logits = self.model.decode(
-                tokens, self.memory, self.src_mask, tgt_mask=causal_mask(t, tokens.device),
+                tokens,
+                self.memory,
+                self.src_mask,
+                tgt_mask=causal_mask(t, tokens.device),
                 weights=weights,
             )
         if weights is not None:
@@ -281,72 +289,6 @@ def greedy_decode(
         )
         attention = step.stacked_cross_attention() if need_weights else None
     return GenerationResult(tokens, scores, generated_lengths(tokens, end_id), None, attention)
-
-
-# --------------------------------------------------------------------------- sampling
-
-
-def next_token_distribution(
-    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None
-) -> torch.Tensor:
-    """Sampling probabilities from logits: ``softmax(logits / temperature)`` over the top k.
-
-    Shapes: ``(batch, vocab)`` -> ``(batch, vocab)``, rows summing to 1. A temperature
-    below 1 sharpens the distribution (towards greedy), above 1 flattens it; ``top_k``
-    keeps only the k highest-scoring tokens (ties at the k-th score are all kept).
-    """
-    check_number(temperature, "temperature", 0, low_inclusive=False)
-    if top_k is not None:
-        check_int(top_k, "top_k", 1)
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ShapeError(f"logits must have shape (batch, vocab), got {shape}")
-    scaled = logits.float() / temperature
-    if top_k is not None and top_k < scaled.size(-1):
-        kth_best = scaled.topk(top_k, dim=-1).values[:, -1:]  # (batch, 1)
-        scaled = scaled.masked_fill(scaled < kth_best, float("-inf"))
-    return scaled.softmax(dim=-1)
-
-
-def sample(
-    model: Transformer,
-    src: torch.Tensor,
-    *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    max_new_tokens: int = 50,
-    generator: torch.Generator | None = None,
-    start_id: int = START,
-    end_id: int = END,
-    pad_id: int = PAD,
-) -> GenerationResult:
-    """Random sampling: draw each next token from :func:`next_token_distribution`.
-
-    Shapes as :func:`greedy_decode`. Pass a seeded ``torch.Generator`` for repeatable
-    samples. ``scores`` are the *model's* log-probabilities of the drawn tokens (before
-    temperature and top-k), so they compare directly with greedy and beam scores.
-    """
-    check_request(model, src, max_new_tokens)
-    next_token_distribution(torch.zeros(1, 1), temperature, top_k)  # validates the options
-
-    def choose(log_probs: torch.Tensor) -> torch.Tensor:
-        probs = next_token_distribution(log_probs, temperature, top_k)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
-
-    with inference_mode(model):
-        src = src.to(model_device(model))
-        step = ModelStep(model, src, use_cache=True, pad_id=pad_id, start_id=start_id)
-        tokens, scores = decode_loop(
-            step,
-            src.size(0),
-            max_new_tokens=max_new_tokens,
-            start_id=start_id,
-            end_id=end_id,
-            pad_id=pad_id,
-            choose=choose,
-            device=src.device,
-        )
-    return GenerationResult(tokens, scores, generated_lengths(tokens, end_id))
 
 
 # --------------------------------------------------------------------------- for teaching
@@ -439,6 +381,4 @@ __all__ = [
     "greedy_steps",
     "inference_mode",
     "model_device",
-    "next_token_distribution",
-    "sample",
 ]

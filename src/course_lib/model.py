@@ -77,14 +77,19 @@ class Transformer(nn.Module):
             self.src_embed.embedding.weight[self.config.pad_id].zero_()
             self.tgt_embed.embedding.weight[self.config.pad_id].zero_()
 
-    def _check_ids(self, ids: torch.Tensor, name: str, vocab_size: int, start: int = 0) -> None:
-        """Shapes, dtype and length of a batch of token ids: no tensor value is read."""
+    def _check_ids(
+        self, ids: torch.Tensor, name: str, vocab_size: int, start: int = 0, values: bool = True
+    ) -> None:
+        """Shapes, dtype and length of a batch of token ids; with ``values``, also their range
+        (read back once per call, in eager mode only: see :func:`check_ids_in_vocab`)."""
         check_token_ids(ids, name)
         if start + ids.size(1) > self.config.max_len:
             raise CourseLibError(
                 f"{name} has {start + ids.size(1)} positions, more than the model's maximum "
                 f"length max_len={self.config.max_len}"
             )
+        if values:
+            check_ids_in_vocab(ids, vocab_size, name)
 
     def encode(
         self,
@@ -98,8 +103,10 @@ class Transformer(nn.Module):
         ``weights``, the encoder's attention weights are appended to ``weights.encoder``.
         """
         self._check_ids(src, "source", self.config.src_vocab_size)
-        check_ids_in_vocab(src, self.config.src_vocab_size, "source")
-        return self._encode(src, src_mask, weights)
+        if src_mask is None:
+            src_mask = padding_mask(src, self.config.pad_id)
+        x = self.positions(self.src_embed(src))
+        return self.encoder(x, src_mask, weights)
 
     def decode(
         self,
@@ -115,28 +122,31 @@ class Transformer(nn.Module):
 
         ``tgt_mask`` defaults to causal AND target padding. With a ``cache`` (from
         :meth:`new_cache`), ``tgt`` holds only the new tokens, which sit at positions
-        ``start .. start + tgt_len - 1``; then no tensor value is read back (the ids were
-        produced by the model itself), so a decoding step costs only its computation.
+        ``start .. start + tgt_len - 1``; then no tensor value is read back (the ids come
+        from the model itself), so a decoding step costs only its computation.
         Given ``weights``, the decoder's self- and cross-attention weights are appended to
         ``weights.decoder_self`` and ``weights.cross``.
         """
-        self._check_ids(tgt, "target", self.config.tgt_vocab_size, start)
-        if cache is None:
-            check_ids_in_vocab(tgt, self.config.tgt_vocab_size, "target")
-        return self._decode(tgt, memory, src_mask, tgt_mask, cache, start, weights)
+        self._check_ids(tgt, "target", self.config.tgt_vocab_size, start, values=cache is None)
+        if tgt_mask is None:
+            causal = causal_mask(tgt.size(1), tgt.device, start)  # (1, 1, tgt_len, start+tgt_len)
+            if cache is None:  # the whole target at once: also hide its padding
+                tgt_mask = combine_masks(padding_mask(tgt, self.config.pad_id), causal)
+            else:  # one new token at a time: earlier tokens are real words
+                tgt_mask = causal
+        x = self.positions(self.tgt_embed(tgt), start=start)
+        return self.generator(self.decoder(x, memory, tgt_mask, src_mask, cache, weights))
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """Teacher-forced pass: ``(batch, src_len)``, ``(batch, tgt_len)`` -> ``(batch, tgt_len, V)``."""
-        self._check_ids(src, "source", self.config.src_vocab_size)
-        self._check_ids(tgt, "target", self.config.tgt_vocab_size)
+        check_token_ids(src, "source")
+        check_token_ids(tgt, "target")
         if src.size(0) != tgt.size(0):
             raise ShapeError(
                 f"source and target batch sizes differ: {src.size(0)} vs {tgt.size(0)}"
             )
-        check_ids_in_vocab(src, self.config.src_vocab_size, "source")
-        check_ids_in_vocab(tgt, self.config.tgt_vocab_size, "target")
         src_mask = padding_mask(src, self.config.pad_id)
-        return self._decode(tgt, self._encode(src, src_mask), src_mask)
+        return self.decode(tgt, self.encode(src, src_mask), src_mask)
 
     def attention(
         self, src: torch.Tensor, tgt: torch.Tensor, src_mask: torch.Tensor | None = None
@@ -149,44 +159,12 @@ class Transformer(nn.Module):
         causal, so row ``i`` holds the weights with which position ``i`` was predicted.
         Runs in the model's current mode (call ``model.eval()`` first for the pictures).
         """
-        self._check_ids(src, "source", self.config.src_vocab_size)
-        self._check_ids(tgt, "target", self.config.tgt_vocab_size)
-        check_ids_in_vocab(src, self.config.src_vocab_size, "source")
-        check_ids_in_vocab(tgt, self.config.tgt_vocab_size, "target")
+        check_token_ids(src, "source")
         if src_mask is None:
             src_mask = padding_mask(src, self.config.pad_id)
         weights = AttentionWeights()
-        self._decode(tgt, self._encode(src, src_mask, weights), src_mask, weights=weights)
+        self.decode(tgt, self.encode(src, src_mask, weights), src_mask, weights=weights)
         return weights
-
-    def _encode(
-        self,
-        src: torch.Tensor,
-        src_mask: torch.Tensor | None,
-        weights: AttentionWeights | None = None,
-    ) -> torch.Tensor:
-        if src_mask is None:
-            src_mask = padding_mask(src, self.config.pad_id)
-        return self.encoder(self.positions(self.src_embed(src)), src_mask, weights)
-
-    def _decode(
-        self,
-        tgt: torch.Tensor,
-        memory: torch.Tensor,
-        src_mask: torch.Tensor | None = None,
-        tgt_mask: torch.Tensor | None = None,
-        cache: list[LayerCache] | None = None,
-        start: int = 0,
-        weights: AttentionWeights | None = None,
-    ) -> torch.Tensor:
-        if tgt_mask is None:
-            causal = causal_mask(tgt.size(1), tgt.device, start)  # (1, 1, tgt_len, start+tgt_len)
-            if cache is None:  # the whole target at once: also hide its padding
-                tgt_mask = combine_masks(padding_mask(tgt, self.config.pad_id), causal)
-            else:  # one new token at a time: earlier tokens are real words
-                tgt_mask = causal
-        x = self.positions(self.tgt_embed(tgt), start=start)
-        return self.generator(self.decoder(x, memory, tgt_mask, src_mask, cache, weights))
 
     def new_cache(self) -> list[LayerCache]:
         """An empty key/value cache: one :class:`~course_lib.kv_cache.LayerCache` per

@@ -41,6 +41,12 @@ SMALL_MODEL: dict[str, Any] = {
     if name not in ("src_vocab_size", "tgt_vocab_size")
 }
 
+#: What the real-data recipe changes on top of :data:`SMALL_MODEL`: no dropout. On a budget
+#: of minutes (a few epochs of Tatoeba) dropout slows learning far more than it prevents
+#: overfitting, and drawing its random masks costs a sixth or so of a CPU training step
+#: (measured for issue 18; the ablation of ``benchmarks/bench_training.py`` keeps measuring it).
+REAL_MODEL_CHANGES: dict[str, Any] = {"dropout": 0.0}
+
 #: Training settings for the bundled corpus (reaches >= 99% held-out exact match).
 TOY_TRAINING: dict[str, Any] = {
     "batch_size": 64,
@@ -93,13 +99,15 @@ def recipe(
     ``config`` is ``"small"`` (:data:`SMALL_MODEL`), ``"base"`` (the paper's base model,
     6 + 6 layers, d_model 512: slow on a CPU) or a JSON file of ``TransformerConfig``
     fields with an optional ``"training"`` object. ``corpus`` ``"toy"`` picks
-    :data:`TOY_TRAINING`, anything else :data:`REAL_TRAINING`. Returns
+    :data:`TOY_TRAINING`, anything else :data:`REAL_TRAINING` (and, for ``"small"`` or a
+    JSON file, the model changes :data:`REAL_MODEL_CHANGES`). Returns
     ``{"model": {...}, "training": {...}, "tokenizer": {"kind", ...}}``.
     """
     toy = corpus == "toy"
     training = dict(TOY_TRAINING if toy else REAL_TRAINING)
+    small = dict(SMALL_MODEL) if toy else {**SMALL_MODEL, **REAL_MODEL_CHANGES}
     if config == "small":
-        model = dict(SMALL_MODEL)
+        model = small
     elif config == "base":
         model = {
             "d_model": 512,
@@ -114,7 +122,7 @@ def recipe(
         training["lr_scale"] = 1.0
     elif isinstance(config, str) and config.endswith(".json"):
         model_fields, extra = read_config_file(config)
-        model = {**SMALL_MODEL, **model_fields}
+        model = {**small, **model_fields}
         training.update(extra)
     else:
         raise CourseLibError(f"config must be 'small', 'base' or a .json file, got {config!r}")
@@ -195,6 +203,7 @@ def train(
 
 __all__ = [
     "COURSE_CHOICES",
+    "REAL_MODEL_CHANGES",
     "REAL_TRAINING",
     "SMALL_MODEL",
     "SPLIT",

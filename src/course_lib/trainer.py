@@ -217,7 +217,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.autocast_dtype == torch.float16 and self.device.type == "cuda"
         )
-        self.forward = training_forward(self.context.wrap(self.model), s.fast)
+        self.forward = training_forward(
+            self.context.wrap(self.model), s.fast, max_steps=s.max_steps, max_minutes=s.max_minutes
+        )
         self.callbacks = default_callbacks(s, self.valid_data, self.out_dir, self.context.is_main)
         self.callbacks += list(callbacks)
         self.step, self.train_seconds, self.history, self.stop_reason = 0, 0.0, History(), ""

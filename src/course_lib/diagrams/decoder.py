@@ -25,6 +25,7 @@ from course_lib.diagrams.layers import (
     sublayer,
 )
 from course_lib.errors import CourseLibError
+from course_lib.tokenize import SPECIAL_TOKENS, START
 
 _TITLES = {
     "post": ("post-norm (the paper, §3.1)", "x ← LayerNorm(x + Sublayer(x))"),
@@ -115,7 +116,7 @@ def decoder_layer_diagram(norm: str = "both") -> Figure:
     return fig
 
 
-RUNNING_EXAMPLE = ("<start>", "J'", "aime", "la", "pizza")
+RUNNING_EXAMPLE = (SPECIAL_TOKENS[START], "J'", "aime", "la", "pizza")
 
 
 def causal_mask_diagram(

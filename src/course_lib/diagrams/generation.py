@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle
 
 from course_lib.diagrams.draw import COLORS, FILLS, INK, arrow, bottom, box, canvas, top
 from course_lib.errors import CourseLibError
+from course_lib.tokenize import END, SPECIAL_TOKENS, START
 
 RUNNING_SOURCE = ("I", "love", "pizza")
 RUNNING_OUTPUT = ("J'", "aime", "la", "pizza")
@@ -57,8 +58,8 @@ def autoregressive_loop(
     """
     source = _check_words(source, "source", most=8)
     output = _check_words(output, "output", most=7)
-    inputs = ["<start>", *output]
-    predictions = [*output, "<end>"]
+    inputs = [SPECIAL_TOKENS[START], *output]
+    predictions = [*output, SPECIAL_TOKENS[END]]
     steps = len(inputs)
     step_w, gap = 1.45, 0.75
     left_w = 2.95
@@ -87,7 +88,7 @@ def autoregressive_loop(
         x = left_w + i * (step_w + gap)
         inp = box(ax, x, in_y, step_w, 0.75, inputs[i], color="orange" if i else "grey")
         dec = box(ax, x, dec_y, step_w, 0.95, f"decoder\nstep {i + 1}", color="blue", bold=True)
-        out_color = "vermillion" if predictions[i] == "<end>" else "orange"
+        out_color = "vermillion" if predictions[i] == SPECIAL_TOKENS[END] else "orange"
         out = box(ax, x, out_y, step_w, 0.75, predictions[i], color=out_color, bold=True)
         arrow(ax, top(inp), bottom(dec))
         arrow(ax, top(dec), bottom(out))
@@ -137,8 +138,8 @@ def kv_cache(output: Sequence[str] = RUNNING_OUTPUT, steps: int | None = None) -
     on the right.
     """
     output = _check_words(output, "output", most=6)
-    inputs = ["<start>", *output]
-    predictions = [*output, "<end>"]
+    inputs = [SPECIAL_TOKENS[START], *output]
+    predictions = [*output, SPECIAL_TOKENS[END]]
     if steps is None:
         steps = min(len(inputs), 6)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= len(inputs):

@@ -13,12 +13,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from course_lib.diagrams.draw import COLORS, INK, arrow, bottom, box, canvas, left, right, top
-from course_lib.diagrams.layers import PART_COLORS, Item, draw_column, draw_residual
+from course_lib.diagrams.layers import PART_COLORS, Item, Rect, draw_column, draw_residual
 from course_lib.errors import CourseLibError
+from course_lib.tokenize import SPECIAL_TOKENS, START
 
 HIGHLIGHTS = (None, "encoder", "decoder")
 SOURCE = ("I", "love", "pizza")
-SHIFTED_TARGET = ("<start>", "J'", "aime", "la")
+SHIFTED_TARGET = (SPECIAL_TOKENS[START], "J'", "aime", "la")
 TARGET = ("J'", "aime", "la", "pizza")
 
 
@@ -37,42 +38,36 @@ def _frame(ax: Any, x: float, y: float, w: float, h: float, strong: bool) -> Non
     )
 
 
-def transformer_diagram(highlight: str | None = None) -> Figure:
-    """The encoder-decoder Transformer on the running example, bottom to top.
+GAP, WIDTH = 0.32, 3.0  # between the boxes of a column; of a column
+ENCODER_X, DECODER_X = 2.9, 7.6  # the columns' centres
+BASE = 2.15  # bottom of the first sub-layer
 
-    Left, the encoder: "I love pizza" -> embedding + positions -> N x [self-attention,
-    add & norm, feed-forward, add & norm] -> the memory (one vector per English word).
-    Right, the decoder: the shifted French "<start> J' aime la" -> embedding + positions ->
-    N x [masked self-attention, add & norm, cross-attention reading the memory, add & norm,
-    feed-forward, add & norm] -> linear -> softmax -> "J' aime la pizza".
-    ``highlight="encoder"`` or ``"decoder"`` draws that side's frame in a strong colour and
-    greys out the other side. Add & norm is post-norm, as in the paper (§3.1).
-    """
-    if highlight not in HIGHLIGHTS:
-        raise CourseLibError(
-            f"transformer_diagram: highlight must be None, 'encoder' or 'decoder', got {highlight!r}"
-        )
 
-    def tint(part: str, side: str) -> str:
-        faded = highlight is not None and highlight != side
-        return "grey" if faded else PART_COLORS[part]
+def _tint(highlight: str | None, part: str, side: str) -> str:
+    """The part's colour, or grey when the other side is highlighted."""
+    faded = highlight is not None and highlight != side
+    return "grey" if faded else PART_COLORS[part]
 
-    def layer_items(side: str, parts: list[tuple[str, str, float]]) -> list[Item]:
-        return [Item("box", text, tint(part, side), height) for text, part, height in parts]
 
-    fig, ax = canvas(10.6, 9.95)
-    gap, width = 0.32, 3.0
-    enc_x, dec_x = 2.9, 7.6
-    base = 2.15  # bottom of the first sub-layer
+def _layer_items(
+    highlight: str | None, side: str, parts: list[tuple[str, str, float]]
+) -> list[Item]:
+    return [Item("box", text, _tint(highlight, part, side), height) for text, part, height in parts]
 
-    # --- encoder -------------------------------------------------------------------------
+
+def _draw_encoder(ax: Any, highlight: str | None) -> list[Rect]:
+    """The encoder column, its embedding and input, and the memory above it; returns the
+    memory's boxes (one per English word)."""
+    enc_x, base, gap, width = ENCODER_X, BASE, GAP, WIDTH
     enc_parts = [
         ("multi-head\nself-attention", "attention", 0.7),
         ("add & norm", "norm", 0.42),
         ("feed-forward", "feed_forward", 0.55),
         ("add & norm", "norm", 0.42),
     ]
-    enc = draw_column(ax, enc_x, base, width, layer_items("encoder", enc_parts), gap=gap)
+    enc = draw_column(
+        ax, enc_x, base, width, _layer_items(highlight, "encoder", enc_parts), gap=gap
+    )
     enc_top = top(enc[-1])[1] + 0.25
     _frame(ax, enc_x - 2.05, base - 0.3, 3.75, enc_top - base + 0.3, highlight == "encoder")
     for start, end in ((0, 1), (2, 3)):
@@ -94,7 +89,7 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
         width,
         0.75,
         "input embedding $\\times\\sqrt{d_{model}}$\n+ positional encoding",
-        color=tint("embedding", "encoder"),
+        color=_tint(highlight, "embedding", "encoder"),
         fontsize=10.5,
     )
     arrow(ax, top(enc_embed), bottom(enc[0]))
@@ -113,7 +108,7 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
                 0.9,
                 0.5,
                 word,
-                color=tint("memory", "encoder"),
+                color=_tint(highlight, "memory", "encoder"),
                 fontsize=10.5,
             )
         )
@@ -127,7 +122,12 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
         fontsize=10.5,
     )
 
-    # --- decoder -------------------------------------------------------------------------
+    return memory
+
+
+def _draw_decoder(ax: Any, highlight: str | None) -> tuple[list[Rect], float]:
+    """The decoder column, its embedding and input; returns its boxes and its top."""
+    dec_x, base, gap, width = DECODER_X, BASE, GAP, WIDTH
     dec_parts = [
         ("masked multi-head\nself-attention", "attention", 0.7),
         ("add & norm", "norm", 0.42),
@@ -136,7 +136,9 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
         ("feed-forward", "feed_forward", 0.55),
         ("add & norm", "norm", 0.42),
     ]
-    dec = draw_column(ax, dec_x, base, width, layer_items("decoder", dec_parts), gap=gap)
+    dec = draw_column(
+        ax, dec_x, base, width, _layer_items(highlight, "decoder", dec_parts), gap=gap
+    )
     dec_top = top(dec[-1])[1] + 0.25
     _frame(ax, dec_x - 1.7, base - 0.3, 3.75, dec_top - base + 0.3, highlight == "decoder")
     for start, end in ((0, 1), (2, 3), (4, 5)):
@@ -158,7 +160,7 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
         width,
         0.75,
         "output embedding $\\times\\sqrt{d_{model}}$\n+ positional encoding",
-        color=tint("embedding", "decoder"),
+        color=_tint(highlight, "embedding", "decoder"),
         fontsize=10.5,
     )
     arrow(ax, top(dec_embed), bottom(dec[0]))
@@ -173,8 +175,12 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
     )
     arrow(ax, (dec_x, 0.55), bottom(dec_embed))
 
-    # Memory -> cross-attention (keys and values); the decoder stream gives the queries.
-    cross = dec[2]
+    return dec, dec_top
+
+
+def _draw_cross_attention(ax: Any, memory: list[Rect], cross: Rect) -> None:
+    """Memory -> cross-attention (keys and values); the decoder stream gives the queries."""
+    enc_x, dec_x = ENCODER_X, DECODER_X
     lane_x = (enc_x + 1.7 + dec_x - 1.7) / 2
     start = right(memory[-1])
     cross_y = left(cross)[1]
@@ -189,7 +195,10 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
     ax.text(lane_x + 0.1, cross_y + 0.12, "keys,\nvalues", ha="left", va="bottom", fontsize=9.5)
     ax.text(dec_x - 0.1, cross[1] - 0.16, "queries", ha="right", va="center", fontsize=9)
 
-    # Output: linear -> softmax -> words.
+
+def _draw_output(ax: Any, highlight: str | None, dec_top: float) -> None:
+    """Linear -> softmax -> the next-word probabilities, above the decoder."""
+    dec_x, width = DECODER_X, WIDTH
     linear = box(
         ax,
         dec_x - width / 2,
@@ -197,7 +206,7 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
         width,
         0.5,
         "linear ($d_{model}$ → vocabulary)",
-        color=tint("output", "decoder"),
+        color=_tint(highlight, "output", "decoder"),
         fontsize=10.5,
     )
     arrow(ax, (dec_x, dec_top), bottom(linear))
@@ -208,7 +217,7 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
         width,
         0.5,
         "softmax",
-        color=tint("output", "decoder"),
+        color=_tint(highlight, "output", "decoder"),
         fontsize=10.5,
     )
     arrow(ax, top(linear), bottom(softmax))
@@ -222,6 +231,29 @@ def transformer_diagram(highlight: str | None = None) -> Figure:
         fontsize=12,
         fontweight="bold",
     )
+
+
+def transformer_diagram(highlight: str | None = None) -> Figure:
+    """The encoder-decoder Transformer on the running example, bottom to top.
+
+    Left, the encoder: "I love pizza" -> embedding + positions -> N x [self-attention,
+    add & norm, feed-forward, add & norm] -> the memory (one vector per English word).
+    Right, the decoder: the shifted French "<start> J' aime la" -> embedding + positions ->
+    N x [masked self-attention, add & norm, cross-attention reading the memory, add & norm,
+    feed-forward, add & norm] -> linear -> softmax -> "J' aime la pizza".
+    ``highlight="encoder"`` or ``"decoder"`` draws that side's frame in a strong colour and
+    greys out the other side. Add & norm is post-norm, as in the paper (§3.1).
+    """
+    if highlight not in HIGHLIGHTS:
+        raise CourseLibError(
+            f"transformer_diagram: highlight must be None, 'encoder' or 'decoder', got {highlight!r}"
+        )
+
+    fig, ax = canvas(10.6, 9.95)
+    memory = _draw_encoder(ax, highlight)
+    dec, dec_top = _draw_decoder(ax, highlight)
+    _draw_cross_attention(ax, memory, dec[2])
+    _draw_output(ax, highlight, dec_top)
     ax.text(5.3, 0.05, "N = 6 in the paper", ha="center", va="bottom", fontsize=9.5, color=INK)
     return fig
 

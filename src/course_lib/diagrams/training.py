@@ -24,8 +24,11 @@ from matplotlib.patches import Rectangle
 
 from course_lib.diagrams.draw import COLORS, FILLS, INK, arrow, bottom, box, canvas, top
 from course_lib.errors import CourseLibError
+from course_lib.tokenize import END, SPECIAL_TOKENS, START
 
 _MAX_WORDS = 7
+_COLUMN, _GAP, _LABEL_WIDTH = 1.25, 0.3, 2.35  # the shift's word boxes; the row titles' width
+_GRID_CELL = 0.62  # one cell of the causal mask
 
 
 def _check_words(words: Any, name: str, function: str, limit: int = _MAX_WORDS) -> list[str]:
@@ -42,28 +45,8 @@ def _check_words(words: Any, name: str, function: str, limit: int = _MAX_WORDS) 
     return list(words)
 
 
-def teacher_forcing_shift(
-    target: Sequence[str] = ("J'", "aime", "la", "pizza"),
-    *,
-    highlight: int | None = 2,
-    start: str = "<start>",
-    end: str = "<end>",
-) -> Figure:
-    """Draw the teacher-forcing shift of one target sentence, and the causal mask.
-
-    Left: the decoder input ``<start> + target`` (bottom row) and the labels
-    ``target + <end>`` (top row), one column per position. A vertical arrow says "position
-    ``i`` reads input ``i`` and must predict label ``i``"; a dashed diagonal arrow carries
-    each label word to the input one position to its right: the labels are the input
-    shifted left by one. For position ``highlight`` the inputs it may attend to (``0..i``)
-    are marked, the later ones greyed out. Right: the causal mask as a grid, one row per
-    predicted word, one column per input word, allowed cells filled.
-
-    ``target`` is a list of at most seven words (default: the running example).
-    ``highlight`` is a position ``0..len(target)`` or None. Raises
-    :class:`~course_lib.errors.CourseLibError` for an empty or too long target, non-string
-    words, or a ``highlight`` out of range.
-    """
+def _check_shift_arguments(target: Any, highlight: Any, start: Any, end: Any) -> list[str]:
+    """The target's words, or :class:`CourseLibError` for a bad argument."""
     function = "teacher_forcing_shift"
     words = _check_words(target, "target", function)
     for name, token in (("start", start), ("end", end)):
@@ -76,18 +59,14 @@ def teacher_forcing_shift(
         raise CourseLibError(
             f"{function}: highlight must be a position 0..{n - 1} or None, got {highlight!r}"
         )
-    inputs = [start, *words]
-    labels = [*words, end]
+    return words
 
-    column, gap, label_width = 1.25, 0.3, 2.35
-    grid_cell = 0.62
-    left_width = label_width + n * column + (n - 1) * gap
-    grid_x = left_width + 2.0
-    width = grid_x + n * grid_cell + 1.0
-    fig, ax = canvas(width, 6.4)
-    xs = [label_width + k * (column + gap) for k in range(n)]
+
+def _draw_shift(ax: Any, inputs: list[str], labels: list[str], highlight: int | None) -> None:
+    """The decoder inputs (bottom row), the labels (top row) and the arrows between them."""
+    n, column, label_width = len(inputs), _COLUMN, _LABEL_WIDTH
+    xs = [label_width + k * (column + _GAP) for k in range(n)]
     y_in, y_label, h = 1.75, 4.45, 0.62
-
     ax.text(0.1, y_label + h / 2, "labels\n(must predict)", va="center", fontsize=10, color=INK)
     ax.text(0.1, y_in + h / 2, "decoder input\n(reads)", va="center", fontsize=10, color=INK)
     ax.text(0.1, y_in - 0.4, "position", va="center", fontsize=9, color=INK)
@@ -158,7 +137,12 @@ def teacher_forcing_shift(
             color=INK,
         )
 
-    # The causal mask: rows = position (the word it predicts), columns = input words.
+
+def _draw_causal_grid(
+    ax: Any, inputs: list[str], labels: list[str], highlight: int | None, grid_x: float
+) -> None:
+    """The causal mask: rows = position (the word it predicts), columns = input words."""
+    n, grid_cell = len(inputs), _GRID_CELL
     top_y = 5.1
     ax.text(
         grid_x + n * grid_cell / 2,
@@ -213,6 +197,38 @@ def teacher_forcing_shift(
         fontsize=8.5,
         color=INK,
     )
+
+
+def teacher_forcing_shift(
+    target: Sequence[str] = ("J'", "aime", "la", "pizza"),
+    *,
+    highlight: int | None = 2,
+    start: str = SPECIAL_TOKENS[START],
+    end: str = SPECIAL_TOKENS[END],
+) -> Figure:
+    """Draw the teacher-forcing shift of one target sentence, and the causal mask.
+
+    Left: the decoder input ``<start> + target`` (bottom row) and the labels
+    ``target + <end>`` (top row), one column per position. A vertical arrow says "position
+    ``i`` reads input ``i`` and must predict label ``i``"; a dashed diagonal arrow carries
+    each label word to the input one position to its right: the labels are the input
+    shifted left by one. For position ``highlight`` the inputs it may attend to (``0..i``)
+    are marked, the later ones greyed out. Right: the causal mask as a grid, one row per
+    predicted word, one column per input word, allowed cells filled.
+
+    ``target`` is a list of at most seven words (default: the running example).
+    ``highlight`` is a position ``0..len(target)`` or None. Raises
+    :class:`~course_lib.errors.CourseLibError` for an empty or too long target, non-string
+    words, or a ``highlight`` out of range.
+    """
+    words = _check_shift_arguments(target, highlight, start, end)
+    inputs = [start, *words]
+    labels = [*words, end]
+    n = len(inputs)
+    grid_x = _LABEL_WIDTH + n * _COLUMN + (n - 1) * _GAP + 2.0
+    fig, ax = canvas(grid_x + n * _GRID_CELL + 1.0, 6.4)
+    _draw_shift(ax, inputs, labels, highlight)
+    _draw_causal_grid(ax, inputs, labels, highlight, grid_x)
     return fig
 
 

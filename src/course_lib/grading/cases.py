@@ -25,8 +25,6 @@ from course_lib.errors import CourseLibError
 from course_lib.exercises import Case, Exercise, all_exercises, call, expected_outputs
 from course_lib.grading import plaindata
 
-GROUPS = ("public", "private", "fresh")
-
 
 @dataclass(frozen=True)
 class PreparedExercise:
