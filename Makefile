@@ -111,7 +111,8 @@ OLDEST_VENV := _build/oldest-venv
 OLDEST_TESTS := tests/test_attention.py tests/test_batching.py tests/test_checkpoint.py \
 	tests/test_config.py tests/test_data_*.py tests/test_decoder.py tests/test_embedding.py \
 	tests/test_encoder.py tests/test_generate.py tests/test_interop.py tests/test_masks.py \
-	tests/test_model.py tests/test_tokenize_*.py tests/test_translate.py tests/test_train.py \
+	tests/test_model.py tests/test_tokenize_*.py tests/test_translate.py tests/test_loss.py \
+	tests/test_optim.py tests/test_runtime.py tests/test_trainer.py tests/test_recipes.py \
 	tests/test_notebook_helpers.py tests/test_widget_stack.py tests/test_doctor.py \
 	tests/test_cli_translate_evaluate.py
 

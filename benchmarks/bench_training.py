@@ -663,7 +663,7 @@ def run_depth(
     corpus, the held-out exact match after ``toy_steps`` steps."""
     info = _machine(threads)
     corpus = real_data(data_path, test_limit)
-    settings = _real_settings(None, seed)
+    settings = _real_settings(None, seed, max_steps=10**9)  # the budget is CpuBudget's
     toy = data.make_toy_corpus()
     toy_spec = recipe("small", "toy")
     toy_src, toy_tgt = fit_tokenizers(toy.train, toy_spec["tokenizer"])

@@ -187,6 +187,8 @@ def training_forward(
     was taken and why.
     """
     info = describe(model, mode, max_steps=max_steps, max_minutes=max_minutes)
+    if mode == "on" and info.path == "eager":
+        warnings.warn(f"fast='on' but training the eager model: {info.reason}", stacklevel=2)
     return TrainingForward(model, info)
 
 

@@ -169,15 +169,13 @@ def _encoded(pairs: Any, src_tok: Any, tgt_tok: Any, positions: int, name: str) 
 
 
 class Trainer:
-    """Trains a :class:`~course_lib.model.Transformer` on sentence pairs: ``fit()`` takes steps
-    until a budget is spent and returns the :class:`History`.
+    """Trains a :class:`~course_lib.model.Transformer` on ``(english, french)`` pairs (or
+    :class:`EncodedPairs`): ``fit()`` steps until a budget is spent -> the :class:`History`.
 
-    ``train_pairs`` / ``valid_pairs`` are ``(english, french)`` pairs (or :class:`EncodedPairs`);
-    validation needs ``valid_pairs``, checkpoints an ``out_dir``. ``context``: a
-    :class:`~course_lib.distributed.DistributedContext` (None: one process). ``callbacks``
-    run after the ones the settings ask for (:func:`course_lib.callbacks.default_callbacks`).
-    ``metadata``: plain data stored in every checkpoint. ``Trainer.resume(path, ...)``
-    continues from a checkpoint.
+    Validation needs ``valid_pairs``, checkpoints an ``out_dir``; ``context`` is a
+    :class:`~course_lib.distributed.DistributedContext` (None: one process); ``callbacks`` run
+    after those the settings ask for (:func:`course_lib.callbacks.default_callbacks`);
+    ``metadata`` goes into every checkpoint. ``Trainer.resume(path, ...)`` continues a run.
     """
 
     #: Batches per length-sorted pool in :func:`bucketed_batches`; 1 = random batches.
@@ -214,14 +212,13 @@ class Trainer:
             self.optimizer, model.config.d_model, s.warmup_steps, s.lr_scale
         )
         self.autocast_dtype = resolve_precision(s.precision, self.device)
-        self.scaler = torch.amp.GradScaler(
-            "cuda", enabled=self.autocast_dtype == torch.float16 and self.device.type == "cuda"
-        )
+        fp16_on_cuda = self.autocast_dtype == torch.float16 and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16_on_cuda)  # loss scaling for fp16
         self.forward = training_forward(
             self.context.wrap(self.model), s.fast, max_steps=s.max_steps, max_minutes=s.max_minutes
         )
-        self.callbacks = default_callbacks(s, self.valid_data, self.out_dir, self.context.is_main)
-        self.callbacks += list(callbacks)
+        defaults = default_callbacks(s, self.valid_data, self.out_dir, self.context.is_main)
+        self.callbacks = defaults + list(callbacks)
         self.step, self.train_seconds, self.history, self.stop_reason = 0, 0.0, History(), ""
         self._rng_to_restore: dict[str, Any] | None = None
 
@@ -244,12 +241,11 @@ class Trainer:
     def resume(cls, path: str | Path, *args: Any, **kwargs: Any) -> Trainer:
         """``Trainer.resume(path, train_pairs, valid_pairs, settings, ...)``: the model and
         tokenizers come from the checkpoint at ``path``, then :meth:`load_state`."""
-        checkpoint = load_checkpoint(path, device="cpu")
-        checkpoint.model.train()
+        saved = load_checkpoint(path, device="cpu")
         trainer = cls(
-            checkpoint.model, checkpoint.src_tokenizer, checkpoint.tgt_tokenizer, *args, **kwargs
+            saved.model.train(), saved.src_tokenizer, saved.tgt_tokenizer, *args, **kwargs
         )
-        trainer.load_state(checkpoint)
+        trainer.load_state(saved)
         return trainer
 
     def train_step(self, indices: Sequence[int]) -> float:
@@ -278,9 +274,8 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         self.step += 1
-        value = float(
-            context.all_reduce_sum(loss_sum.detach().double()) / global_tokens.clamp(min=1)
-        )
+        total = context.all_reduce_sum(loss_sum.detach().double())
+        value = float(total / global_tokens.clamp(min=1))
         if not math.isfinite(value):
             raise CourseLibError(
                 f"the training loss became {value} at step {self.step}; lower the learning "
