@@ -22,12 +22,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 PAGE = ROOT / "book" / "performance.md"
 
 TARGETS = {
-    "train_step_ratio_vs_torch": ("<=", 1.0),
+    "train_step_ratio_vs_torch": ("<=", 0.75),
     "inference_forward_ratio_vs_torch": ("<=", 1.0),
     "kv_cache_speedup": (">=", 3.0),
     "translate_sentences_per_second_ratio_vs_torch": (">=", 5.0),
     "real_seconds_to_target_chrf": ("<=", 300.0),
-    "toy_seconds_to_99pct": ("<=", 60.0),
+    "toy_seconds_to_99pct": ("<=", 10.0),
 }
 # The course recipe must beat the plain nn.Transformer on Tatoeba by at least this much BLEU.
 BLEU_GAIN_TARGET = 2.0
@@ -91,7 +91,10 @@ def _headline(results: dict, f: _Figures) -> list[str]:
         f"({f['grading_submissions']} submissions, --jobs {f['grading_jobs']})" if grading else ""
     )
     rows = [
-        ("training step, course_lib / nn.Transformer (time ratio)", "train_step_ratio_vs_torch"),
+        (
+            "training step, course_lib fast path / nn.Transformer (time ratio)",
+            "train_step_ratio_vs_torch",
+        ),
         (
             "eval forward, course_lib / nn.Transformer (time ratio)",
             "inference_forward_ratio_vs_torch",
@@ -144,14 +147,25 @@ def _speed(speed: dict, f: _Figures) -> list[str]:
         f"Configuration: {f['speed_config']}. A training step is forward, backward and an",
         "Adam step; the eval forward runs under `torch.no_grad()`, where PyTorch's encoder",
         "may take its fused fast path. Times are milliseconds, the median of interleaved",
-        "repeats; the ratio is course_lib's time divided by nn.Transformer's.",
+        "repeats; a ratio is course_lib's time divided by nn.Transformer's. The chapters'",
+        "eager model and the fast training path that the trainer uses (`course_lib.fast`:",
+        "the same model with dropout masks drawn from 16-bit random lanes on the CPU,",
+        "`torch.compile` on CUDA) are measured in the same interleaved loop.",
         "",
-        "| | course_lib | nn.Transformer | ratio |",
-        "|---|---|---|---|",
-        f"| training step (ms) | {f['speed_train_step_ms']} | {f['speed_torch_train_step_ms']} "
-        f"| {f['speed_train_step_ratio_vs_torch']} |",
-        f"| eval forward (ms) | {f['speed_inference_forward_ms']} | "
+        "| | course_lib eager | course_lib fast path | nn.Transformer | ratio, fast (eager) |",
+        "|---|---|---|---|---|",
+        f"| training step (ms) | {f['speed_train_step_ms']} | {f['speed_fast_train_step_ms']} "
+        f"| {f['speed_torch_train_step_ms']} | {f['speed_train_step_ratio_vs_torch']} "
+        f"({f['speed_eager_train_step_ratio_vs_torch']}) |",
+        f"| eval forward (ms) | {f['speed_inference_forward_ms']} | (eager) | "
         f"{f['speed_torch_inference_forward_ms']} | {f['speed_inference_forward_ratio_vs_torch']} |",
+        "",
+        f"The fast path here: {f['speed_fast_path']} ({f['speed_fast_path_reason']}). Its first",
+        f"step cost {f['speed_compile_seconds']} s more than an eager step (compiling, where the",
+        "path compiles, with an empty compiler cache). On this CPU `torch.compile` made the step",
+        "slower than eager, with or without dropout, and compiled for minutes, so the CPU path",
+        "does not compile. Load average of the machine (1 minute) before and after the",
+        f"measurement: {f['speed_load_average_before']} and {f['speed_load_average_after']}.",
         "",
         "![Bar chart of milliseconds per training step and per eval forward pass, course_lib "
         "next to nn.Transformer](images/performance/speed.png)",
@@ -250,7 +264,11 @@ def _toy(toy: dict, f: _Figures) -> list[str]:
         "inverse square root) reached the benchmark's target, 99 in 100 held-out test pairs",
         f"translated exactly, after **{f['toy_seconds_to_99pct']} s** "
         f"({f['toy_steps_to_99pct']} steps)",
-        f"of training with {f['toy_torch_threads']} threads. On the never-seen construction",
+        f"of training with {f['toy_torch_threads']} threads, validated every "
+        f"{f['toy_settings_eval_every']} steps.",
+        f"It trained the {f['toy_fast_path']} forward ({f['toy_fast_path_reason']}); the",
+        f"machine's load average was {f['toy_load_average_before']} before and",
+        f"{f['toy_load_average_after']} after the run. On the never-seen construction",
         f'(negated "drink") the same model reaches {f["toy_generalisation_exact_match_pct"]}',
         "exact match: memorised patterns end where the data ends (chapters 6 and 7 discuss it).",
         "",

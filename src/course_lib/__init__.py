@@ -6,7 +6,8 @@ Modules map onto the seven steps of the course (CONTRIBUTING.md has the full tab
 2. ``tokenize``, ``embedding``, ``batching``   tokens, vectors, positions, padding
 3. ``attention``, ``encoder``, ``config``     Q/K/V attention and the encoder stack
 4. ``masks``, ``decoder``, ``model``, ``interop``   the decoder and the full model
-5. ``generate``, ``kv_cache``, ``beam``   greedy decoding, the key/value cache, beam search
+5. ``generate``, ``kv_cache``, ``beam``, ``sampling``   greedy decoding, the key/value
+   cache, beam search, sampling
 6. ``loss``, ``optim``, ``runtime``, ``trainer``, ``callbacks``, ``recipes``, ``checkpoint``
    teacher forcing and the loss, the schedule, the training loop and its presets
 7. ``translate``, ``evaluate``, ``attention_maps``   translation, the one scoring path,

@@ -1,60 +1,65 @@
-"""Step 6 (speed): the fast training path - the same model, compiled where that pays.
+"""Step 6 (speed): the fast training path - the same model, run faster where that helps.
 
 The chapters teach the eager model, one readable PyTorch operation at a time. Training
 (:class:`~course_lib.trainer.Trainer`, ``course-lib train``, the benchmarks) asks
-:func:`training_forward` for the function that turns ``(src, tgt_in)`` into logits. With
-the fast path that function is ``torch.compile(model, dynamic=True)``: TorchDynamo captures
-the whole forward (the model does no value read-back under compilation, so there are no
-graph breaks), AOTAutograd derives the backward, and Inductor fuses the elementwise work
-around the matrix products into generated C++ loops - dropout + residual + LayerNorm in
-one pass, and dropout masks drawn in-kernel from a counter-based (Philox) generator
-instead of ``bernoulli_``, the single largest cost of an eager CPU step. One graph serves
-every batch shape (``dynamic=True``), so length-bucketed batches do not recompile.
+:func:`training_forward` for the function that turns ``(src, tgt_in)`` into logits. The
+weights are the model's own, so the optimiser, checkpoints, evaluation and generation see
+one model. Which forward it gets depends on where the model lives (``FastPathInfo.path``):
 
-The weights are the model's own: the compiled function and ``model`` share parameters,
-so the optimiser, checkpoints, evaluation and generation see the same model.
+* ``"cheap_dropout"`` (CPU): the eager model with cheaper dropout masks. A profile of a CPU
+  training step shows PyTorch drawing every dropout mask element by element
+  (``aten::bernoulli_``), a large share of the step; matrix products are most of the rest.
+  Here one 64-bit random word gives four 16-bit lanes, and a lane below
+  ``round(p * 65536)`` drops its element (:func:`dropout_mask`): the drop probability is
+  ``p`` to within 1/131072, and kept values are scaled by the exact inverse of the keep
+  probability, so the expectation is unchanged. Masks come from PyTorch's seeded CPU
+  generator, so runs stay reproducible. Only the random draw changes: with dropout 0 the
+  computation is the eager one, bit for bit.
+* ``"compiled"`` (CUDA): ``torch.compile(model, dynamic=True)``; Inductor fuses dropout,
+  residual and LayerNorm and draws masks in-kernel. On the course's CPU (2 threads) the
+  compiled step measured slower than eager, even with dropout off, and compiling costs
+  minutes, so the CPU path does not compile.
+* ``"eager"``: the model itself (``fast="off"``, a model without dropout, other devices,
+  or where compiling cannot run or would not pay).
 
-``mode``:
-
-* ``"off"``: the eager model.
-* ``"on"``: compiled; if compilation fails (no compiler, an unsupported operation), a
-  warning says why and training continues eagerly.
-* ``"auto"`` (default): compiled only where it helps, by this rule - torch.compile
-  exists and supports this Python and platform, a C++ compiler is installed (CPU) or
-  Triton (CUDA), the model is not wrapped for distributed training, the process is not
-  Colab's runtime (its 2 slow CPUs compile for longer than chapter 6's live training
-  runs) and the run is long enough to pay back the compile time: a step budget of at
-  least :data:`COMPILE_MIN_STEPS` or a time budget of at least
-  :data:`COMPILE_MIN_MINUTES` (an unknown budget counts as long).
+``mode`` ``"auto"`` takes the rule above; on CUDA it compiles only when torch.compile and
+Triton are installed, the process is not Colab's runtime (whose live runs are shorter than
+a compile) and the run is long enough to pay back the compile time: a step budget of at
+least :data:`COMPILE_MIN_STEPS` or a time budget of at least :data:`COMPILE_MIN_MINUTES`.
+``"on"`` takes the fast path wherever one exists (and warns where none does); ``"off"``
+is the eager model. A compiled forward that fails on its first call warns once and trains
+eagerly.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
+import math
 import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from course_lib.errors import CourseLibError
 
 MODES = ("auto", "on", "off")
-#: "auto" compiles only runs with at least this many steps (or no step budget): below
-#: it the compile time (about half a minute on 2 CPU threads) exceeds what it saves.
+#: On CUDA, "auto" compiles only runs with at least this many steps ...
 COMPILE_MIN_STEPS = 1000
-#: ... or with a time budget of at least this many minutes.
+#: ... and at least this many minutes (when the run has such a budget).
 COMPILE_MIN_MINUTES = 3.0
+#: Random lanes per mask element: 16 bits, four lanes per 64-bit random word.
+LANES = 1 << 16
 
 
 @dataclass(frozen=True)
 class FastPathInfo:
-    """Which forward :func:`training_forward` chose (``path``: ``"eager"`` or
-    ``"compiled"``) for which ``mode``, and why (``reason``, one sentence)."""
+    """Which forward :func:`training_forward` chose for ``mode``: ``path`` is ``"eager"``,
+    ``"cheap_dropout"`` or ``"compiled"``; ``reason`` says why, in one sentence."""
 
     mode: str
     path: str
@@ -68,30 +73,122 @@ def check_mode(mode: object) -> str:
     return mode
 
 
+# ----------------------------------------------------------------------------------------
+# Cheap dropout masks (CPU)
+# ----------------------------------------------------------------------------------------
+
+
+def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dtype) -> Tensor:
+    """A dropout mask of ``shape``: 0 with probability ``round(p * 65536) / 65536``, else
+    ``1 / (1 - that probability)`` (so the mean is exactly 1). Drawn on the CPU from
+    PyTorch's default generator, four 16-bit lanes per 64-bit random word."""
+    dropped = round(p * LANES)
+    n = math.prod(shape)
+    words = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64)
+    lanes = words.view(torch.int16)[:n].view(shape)  # uniform on [-32768, 32767]
+    keep = lanes >= dropped - LANES // 2
+    return keep.to(dtype).mul_(LANES / (LANES - dropped))
+
+
+def cheap_dropout(
+    x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """``F.dropout`` with masks from :func:`dropout_mask` for CPU tensors; anything else
+    (eval mode, ``p`` 0 or 1, another device) is ``F.dropout`` itself. Same shape as ``x``."""
+    if not training or p <= 0.0 or p >= 1.0 or x.device.type != "cpu" or x.numel() == 0:
+        return F.dropout(x, p, training, inplace)
+    mask = dropout_mask(x.shape, p, x.dtype)
+    return x.mul_(mask) if inplace else x * mask
+
+
+def _attention_cheap_dropout(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, **kwargs):
+    """``F.scaled_dot_product_attention`` whose attention-weight dropout uses
+    :func:`cheap_dropout` (PyTorch's CPU kernel computes this same matrix form when dropout
+    is on). Cases it does not cover go to PyTorch unchanged."""
+    scale = kwargs.pop("scale", None)
+    plain = dropout_p == 0.0 or is_causal or kwargs or q.device.type != "cpu"
+    if plain or (attn_mask is not None and attn_mask.dtype != torch.bool):
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask, dropout_p, is_causal, scale=scale, **kwargs
+        )
+    scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(q.size(-1)) if scale is None else scale)
+    if attn_mask is None:
+        weights = scores.softmax(dim=-1)
+    else:  # as PyTorch: masked keys get no weight, a row with no key gets zeros
+        weights = scores.masked_fill(~attn_mask, float("-inf")).softmax(dim=-1)
+        weights = weights.masked_fill(~attn_mask.any(dim=-1, keepdim=True), 0.0)
+    return cheap_dropout(weights, dropout_p) @ v
+
+
+class CheapDropoutMasks(TorchFunctionMode):
+    """Inside ``with CheapDropoutMasks():``, ``F.dropout`` (so every ``nn.Dropout``) and the
+    attention dropout of ``F.scaled_dot_product_attention`` draw :func:`dropout_mask` masks;
+    every other PyTorch call runs unchanged."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.dropout:
+            return cheap_dropout(*args, **kwargs)
+        if func is F.scaled_dot_product_attention:
+            return _attention_cheap_dropout(*args, **kwargs)
+        return func(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------
+# Choosing the path
+# ----------------------------------------------------------------------------------------
+
+
 def compile_unavailable(device: torch.device | None = None) -> str:
-    """Why ``torch.compile`` cannot run here (``""`` when it can): the torch version, the
-    Python version or platform, or the missing compiler (C++ for the CPU, Triton for CUDA)."""
+    """Why the compiled path cannot run on ``device`` (``""`` when it can): it needs
+    torch.compile on a supported Python and platform, a CUDA device and Triton."""
     if not hasattr(torch, "compile"):
         return f"torch {torch.__version__} has no torch.compile (it needs torch >= 2.0)"
     if not torch._dynamo.is_dynamo_supported():
         return f"torch.compile does not support Python {sys.version.split()[0]} on {sys.platform}"
-    if sys.platform == "win32":
-        return "torch.compile on Windows needs the MSVC toolchain set up by hand"
-    if device is not None and device.type == "cuda":
-        if importlib.util.find_spec("triton") is None:
-            return "torch.compile on CUDA needs Triton, which is not installed"
-    elif device is None or device.type == "cpu":
-        compilers = (os.environ.get("CXX"), "g++", "clang++", "c++")
-        if not any(c and shutil.which(c) for c in compilers):
-            return "no C++ compiler found (Inductor writes C++ kernels for the CPU)"
-    else:
-        return f"the fast path is not tuned for {device.type} devices"
+    if device is None or device.type != "cuda":
+        where = device.type if device is not None else "a model without parameters"
+        return f"the compiled path is for CUDA, not {where}"
+    if importlib.util.find_spec("triton") is None:
+        return "torch.compile on CUDA needs Triton, which is not installed"
     return ""
 
 
 def in_colab() -> bool:
     """Whether this process runs in Google Colab."""
     return "google.colab" in sys.modules
+
+
+def _short_run(max_steps: int | None, max_minutes: float | None) -> str:
+    """Which budget makes the run too short to compile for (``""`` if none does)."""
+    if max_steps is not None and max_steps < COMPILE_MIN_STEPS:
+        return f"a run of {max_steps} steps (< {COMPILE_MIN_STEPS})"
+    if max_minutes is not None and max_minutes < COMPILE_MIN_MINUTES:
+        return f"a run of {max_minutes:g} minutes (< {COMPILE_MIN_MINUTES:g})"
+    return ""
+
+
+def _has_dropout(model: nn.Module) -> bool:
+    return any(
+        (isinstance(m, nn.Dropout) and m.p > 0)
+        or (isinstance(getattr(m, "dropout", None), float) and m.dropout > 0)
+        for m in model.modules()
+    )
+
+
+def _compile_path(mode: str, device: torch.device, max_steps, max_minutes) -> FastPathInfo:
+    missing = compile_unavailable(device)
+    if missing:
+        return FastPathInfo(mode, "eager", missing)
+    if mode == "auto":
+        if in_colab():
+            return FastPathInfo(
+                mode, "eager", "Colab's runtime: a live run is shorter than a compile"
+            )
+        short = _short_run(max_steps, max_minutes)
+        if short:
+            return FastPathInfo(mode, "eager", f"{short} would not pay back the compile time")
+    return FastPathInfo(mode, "compiled", "torch.compile on CUDA (fused kernels, in-kernel masks)")
 
 
 def describe(
@@ -101,47 +198,28 @@ def describe(
     max_steps: int | None = None,
     max_minutes: float | None = None,
 ) -> FastPathInfo:
-    """The path ``training_forward(model, mode, ...)`` takes, and why (see the module's rule)."""
+    """The path ``training_forward(model, mode, ...)`` takes, and why (the module's rule)."""
     check_mode(mode)
     if not isinstance(model, nn.Module):
         raise CourseLibError(f"model must be a torch nn.Module, got {type(model).__name__}")
     if mode == "off":
         return FastPathInfo(mode, "eager", "fast='off' asks for the eager model")
     param = next(model.parameters(), None)
-    missing = compile_unavailable(param.device if param is not None else None)
-    if missing:
-        return FastPathInfo(mode, "eager", missing)
-    if mode == "on":
-        return FastPathInfo(mode, "compiled", "fast='on' asks for torch.compile")
-    if isinstance(model, nn.parallel.DistributedDataParallel):
-        return FastPathInfo(mode, "eager", "a distributed (DDP) model: compile it with fast='on'")
-    if in_colab():
-        return FastPathInfo(
-            mode, "eager", "Colab's runtime: compiling takes longer than a live run saves"
-        )
-    short = _short_run(max_steps, max_minutes)
-    if short:
-        return FastPathInfo(mode, "eager", f"{short} would not pay back the compile time")
-    return FastPathInfo(mode, "compiled", "a long run with torch.compile available")
-
-
-def _short_run(max_steps: int | None, max_minutes: float | None) -> str:
-    """Which budget makes the run too short to compile for (``""`` if none does)."""
-    if max_steps is not None and max_steps < COMPILE_MIN_STEPS:
-        return f"a run of {max_steps} steps (< {COMPILE_MIN_STEPS})"
-    if max_minutes is not None and max_minutes < COMPILE_MIN_MINUTES:
-        return f"a run of {max_minutes} minutes (< {COMPILE_MIN_MINUTES})"
-    return ""
+    device = param.device if param is not None else torch.device("cpu")
+    if device.type == "cuda":
+        return _compile_path(mode, device, max_steps, max_minutes)
+    if device.type != "cpu":
+        return FastPathInfo(mode, "eager", f"no fast path for {device.type} devices")
+    if not _has_dropout(model):
+        return FastPathInfo(mode, "eager", "the model has no dropout to draw masks for")
+    return FastPathInfo(mode, "cheap_dropout", "CPU: dropout masks from 16-bit random lanes")
 
 
 class TrainingForward:
-    """``forward(src, tgt_in) -> logits (batch, tgt_len, V)``: ``model(src, tgt_in)``,
-    compiled or eager as :attr:`info` says.
-
-    A compiled forward that fails on its first call (a compiler error) warns once and
-    switches to the eager model for good (:attr:`info` then says so); an error of the
-    input itself (:class:`CourseLibError`) is raised as it is.
-    """
+    """``forward(src, tgt_in) -> logits (batch, tgt_len, V)``: ``model(src, tgt_in)`` by the
+    path :attr:`info` names. A compiled forward that fails on its first call (a compiler
+    error) warns and uses the eager model from then on; an error of the input itself
+    (:class:`CourseLibError`) is raised as it is."""
 
     def __init__(self, model: nn.Module, info: FastPathInfo):
         self.model = model
@@ -150,6 +228,9 @@ class TrainingForward:
         self._proven = False  # the compiled forward has run once
 
     def __call__(self, src: Tensor, tgt: Tensor) -> Tensor:
+        if self.info.path == "cheap_dropout":
+            with CheapDropoutMasks():
+                return self.model(src, tgt)
         if self._compiled is None:
             return self.model(src, tgt)
         if self._proven:
@@ -179,12 +260,11 @@ def training_forward(
     max_minutes: float | None = None,
 ) -> Callable[[Tensor, Tensor], Tensor]:
     """The function the trainer calls for logits: ``(src (batch, src_len), tgt_in (batch,
-    tgt_len)) -> (batch, tgt_len, V)``, equal to ``model(src, tgt_in)``.
+    tgt_len)) -> (batch, tgt_len, V)``, computing ``model(src, tgt_in)``.
 
-    ``mode`` is ``"auto"``, ``"on"`` or ``"off"`` (see the module docstring for the rule);
-    ``max_steps``/``max_minutes`` are the run's budget, which ``"auto"`` weighs against the
-    compile time. The result is a :class:`TrainingForward`; its ``info`` says which path
-    was taken and why.
+    ``mode`` is ``"auto"``, ``"on"`` or ``"off"`` (the rule is in the module docstring);
+    ``max_steps``/``max_minutes`` are the run's budget, which ``"auto"`` weighs against a
+    compile. Returns a :class:`TrainingForward`; its ``info`` says which path and why.
     """
     info = describe(model, mode, max_steps=max_steps, max_minutes=max_minutes)
     if mode == "on" and info.path == "eager":
@@ -195,12 +275,16 @@ def training_forward(
 __all__ = [
     "COMPILE_MIN_MINUTES",
     "COMPILE_MIN_STEPS",
+    "LANES",
     "MODES",
+    "CheapDropoutMasks",
     "FastPathInfo",
     "TrainingForward",
     "check_mode",
+    "cheap_dropout",
     "compile_unavailable",
     "describe",
+    "dropout_mask",
     "in_colab",
     "training_forward",
 ]
