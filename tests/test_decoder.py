@@ -129,5 +129,7 @@ def test_errors_are_named():
         dec(x, memory, cache=new_cache(1))
     with pytest.raises(CourseLibError, match="got dict"):
         dec(x, memory, cache={})
+    with pytest.raises(CourseLibError, match="one LayerCache per decoder layer"):
+        dec(x, memory, cache=[{}, {}])
     with pytest.raises(CourseLibError, match="Decoder needs a TransformerConfig"):
         Decoder(None)

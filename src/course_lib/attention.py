@@ -88,14 +88,33 @@ def _weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None) -> tor
     return _masked_softmax(scores, mask)
 
 
+def _fused_kernel_zeroes_blind_rows() -> bool:
+    """Whether this torch's CPU kernel already gives a query that sees no key a zero output
+    and finite gradients (recent torch does; older versions give NaN). Probed once, at import."""
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            q = torch.ones(1, 1, 1, 2, requires_grad=True)
+            kv = torch.ones(1, 1, 1, 2, requires_grad=True)
+            blind = torch.zeros(1, 1, 1, 1, dtype=torch.bool)
+            out = F.scaled_dot_product_attention(q, kv, kv, attn_mask=blind)
+            out.sum().backward()
+            finite = not (q.grad.isnan().any() or kv.grad.isnan().any())
+            return bool(out.eq(0).all()) and finite
+    except RuntimeError:
+        return False
+
+
+_ZEROES_BLIND_ROWS_ON_CPU = _fused_kernel_zeroes_blind_rows()
+
+
 def _attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
 ) -> torch.Tensor:
     """PyTorch's fused kernel, with "no key -> zero vector" for fully masked rows."""
-    if mask is None:
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
-    # A fully masked row would give NaN (in the output and its gradient): let it attend
-    # everywhere, then zero its output. Two small tensor ops, no value read back.
+    if mask is None or (_ZEROES_BLIND_ROWS_ON_CPU and q.device.type == "cpu"):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+    # Elsewhere a fully masked row would give NaN (in the output and its gradient): let it
+    # attend everywhere, then zero its output. Two small tensor ops, no value read back.
     blind = ~mask.any(dim=-1, keepdim=True)  # (..., q_len, 1): the row sees no key
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | blind, dropout_p=dropout_p)
     return out.masked_fill(blind, 0.0)

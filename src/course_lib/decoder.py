@@ -147,7 +147,11 @@ class Decoder(nn.Module):
                 f"memory has batch size {memory.size(0)} but the target has {batch}: "
                 f"encode the source sentences that belong to these targets"
             )
-        if cache is not None and (not isinstance(cache, list) or len(cache) != len(self.layers)):
+        if cache is not None and (
+            not isinstance(cache, list)
+            or len(cache) != len(self.layers)
+            or not all(isinstance(layer, LayerCache) for layer in cache)
+        ):
             got = f"{len(cache)} entries" if isinstance(cache, list) else type(cache).__name__
             raise CourseLibError(
                 f"cache must be a list with one LayerCache per decoder layer "
