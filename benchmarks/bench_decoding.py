@@ -1,14 +1,14 @@
 """Decoding benchmarks: the key/value cache (chapter 5) and translating many sentences (chapter 7).
 
 * :func:`run_cache` — greedy decoding of 64 sentences of the bundled corpus for 30 new tokens
-  with a 3+3-layer ``d_model=128`` Transformer (4 heads, ``d_ff=512``; random weights, eval
-  mode; the course's ``recipes.SMALL_MODEL``) on the CPU with 2 threads, with and without
-  the key/value cache. The uncached decoder
-  re-runs the whole prefix at every step; the cached one feeds only the newest token and
-  reuses the keys/values it stored. The two run interleaved so that a slow-down of a shared
-  machine hits both; each figure is the median of the repeats. ``<end>`` is disabled (its
-  output bias is ``-inf``) so that every sentence decodes exactly the requested number of
-  tokens. Target: cached at least 3x faster than uncached, with identical tokens.
+  with the course's small model (``recipes.SMALL_MODEL``: d_model 128, 4 heads, 3+3 pre-norm
+  layers, d_ff 512; random weights, eval mode) on the CPU with 2 threads, with and without
+  the key/value cache. The uncached decoder re-runs the whole prefix at every step; the
+  cached one feeds only the newest token and reuses the keys/values it stored. The two run
+  interleaved so that a slow-down of a shared machine hits both; each figure is the median
+  of the repeats. ``<end>`` is disabled (its output bias is ``-inf``) so that every sentence
+  decodes exactly the requested number of tokens. Target: cached at least 3x faster than
+  uncached, with identical tokens.
 * :func:`run_translate` — translate every source sentence of the Tatoeba test split (strings
   in, strings out: tokenise, decode, detokenise) with a model of the real recipe trained
   once and cached (:func:`benchmarks.bench_training.trained_real_model`), by
@@ -17,9 +17,10 @@
   (:meth:`TorchBaseline.from_course <benchmarks.bench_training.TorchBaseline.from_course>`)
   decoded by the greedy loop of PyTorch's translation tutorial — one sentence at a time, the
   encoder once, the decoder re-run over the whole prefix at each step (no cache), until
-  ``<end>``. The peer is also timed batched (same batches, still uncached) so the ratio
+  ``<end>``. The peer is also timed batched (the same batches, still uncached) so the ratio
   can be read both ways. Same weights, so the peer's translations are (up to float
-  rounding) the course's greedy ones: the agreement is reported.
+  rounding) the course's greedy ones: the fraction that agree is reported. Target: course
+  greedy at least 5x the one-at-a-time peer's sentences per second.
 
 Run ``python benchmarks/bench_decoding.py [cache|translate]`` (prints one JSON object).
 """

@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.bench_training import TorchBaseline
 from course_lib.config import TransformerConfig
@@ -92,8 +93,6 @@ def profile_step(step: Callable[[], None], steps: int = 5, top: int = 6) -> dict
     """Share of a training step's CPU time per operator (torch.profiler, self time): which
     kernels a step is made of, and so what is ours to make faster. Inductor's generated
     kernels of the fast path appear as one entry each (``cpp_fused_...``)."""
-    from torch.profiler import ProfilerActivity, profile  # only when profiling
-
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()

@@ -596,6 +596,8 @@ def run_real(
             real_seconds_per_step=trainer.train_seconds / max(trainer.step, 1),
             real_parameters=model.num_parameters(),
             real_config=model.config.to_dict(),
+            real_fast_path=trainer.forward.info.path,  # which forward trained, and why
+            real_fast_path_reason=trainer.forward.info.reason,
             real_curve=curve,
             real_examples=_examples(ours),
             sacrebleu_signature=ours.signature,

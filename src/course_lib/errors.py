@@ -12,4 +12,3 @@ class CourseLibError(ValueError):
 
 class ShapeError(CourseLibError):
     """A tensor has the wrong number of dimensions, size or dtype."""
-

@@ -16,9 +16,10 @@ one model. Which forward it gets depends on where the model lives (``FastPathInf
   generator, so runs stay reproducible. Only the random draw changes: with dropout 0 the
   computation is the eager one, bit for bit.
 * ``"compiled"`` (CUDA): ``torch.compile(model, dynamic=True)``; Inductor fuses dropout,
-  residual and LayerNorm and draws masks in-kernel. On the course's CPU (2 threads) the
-  compiled step measured slower than eager, even with dropout off, and compiling costs
-  minutes, so the CPU path does not compile.
+  residual and LayerNorm and draws masks in-kernel. On the course's reference CPU (2 cores)
+  the compiled step measured slower than eager, even with dropout off (Inductor's CPU
+  kernels, its in-kernel random numbers above all), and compiling took minutes, so the
+  CPU path does not compile.
 * ``"eager"``: the model itself (``fast="off"``, a model without dropout, other devices,
   or where compiling cannot run or would not pay).
 
