@@ -54,6 +54,10 @@ LENGTHS = (5, 10, 20, 30, 40)
 LENGTH_REPEATS = 3
 BATCH_SIZE = 64  # sentences per batch, for the course and the batched peer alike
 BEAM_SIZE = 4
+#: Threads for the translation benchmark, the course and the peer alike: one sentence's
+#: matrices are too small for a second thread to help, and on a shared machine a second
+#: thread made the one-at-a-time loop up to ten times slower (waiting for each other).
+TRANSLATE_THREADS = 1
 
 
 # ----------------------------------------------------------------------------------------
@@ -161,7 +165,8 @@ def run_translate(
     over all its time (each sentence once). Beam search runs once, at the end.
     ``train_seconds``: training budget if no cached model exists yet (see
     :func:`~benchmarks.bench_training.trained_real_model`). ``test_limit``: only the first
-    test sources (a quick check; None: all).
+    test sources (a quick check; None: all). Called by :func:`run` with
+    :data:`TRANSLATE_THREADS` threads.
     """
     corpus = real_data(test_limit=test_limit)
     model, info = trained_real_model(corpus, train_seconds)
@@ -228,14 +233,16 @@ def run_translate(
 
 
 def run(threads: int = THREADS, sections: tuple[str, ...] = ("cache", "translate")) -> dict:
-    """Run the decoding benchmarks with ``threads`` CPU threads; one JSON-ready dict."""
+    """Run the decoding benchmarks (the cache one with ``threads`` CPU threads, the
+    translation one with :data:`TRANSLATE_THREADS`); one JSON-ready dict."""
     previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
     try:
         result: dict[str, Any] = {}
         if "cache" in sections:
+            torch.set_num_threads(threads)
             result.update(run_cache())
         if "translate" in sections:
+            torch.set_num_threads(TRANSLATE_THREADS)
             result.update(run_translate())
     finally:
         torch.set_num_threads(previous_threads)

@@ -87,25 +87,6 @@ def _machine(threads: int | None) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------
 
 
-class _CpuTimedTrainer(Trainer):
-    """A Trainer that also counts the CPU time of its training steps (process time, all
-    threads): with one thread it is what the steps would take on an idle core, whatever
-    else the machine is doing."""
-
-    cpu_seconds = 0.0
-
-    def train_step(self, indices):
-        began = time.process_time()
-        loss = super().train_step(indices)
-        self.cpu_seconds += time.process_time() - began
-        return loss
-
-    def validate(self):
-        record = super().validate()
-        record["train_cpu_seconds"] = round(self.cpu_seconds, 3)
-        return record
-
-
 def run_toy(
     threads: int | None = None,
     eval_every: int = 10,

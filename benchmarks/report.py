@@ -225,7 +225,8 @@ def _translation(f: _Figures) -> list[str]:
         "sentences; strings in, strings out: tokenising, decoding and detokenising counted) with",
         "a model of the real recipe (trained once and cached by the benchmark,",
         f"{f['decoding_translate_setup_model_steps']} steps), {f['decoding_translate_setup_threads']}"
-        " threads. The course",
+        " thread(s): one sentence's matrices are too small for a second thread to help, and on",
+        "a shared machine a second thread slowed the one-at-a-time loop down many times. The course",
         "(`course_lib.translate.translate`) sorts the sentences by length and decodes batches of",
         f"{f['decoding_translate_setup_batch_size']} with the key/value cache. The peer is the",
         "same weights in `nn.Transformer` decoded by the greedy loop of PyTorch's translation",
