@@ -19,6 +19,9 @@ import torch
 
 from course_lib.errors import CourseLibError, ShapeError
 
+# torch.compiler.is_compiling arrived in torch 2.3; with an older torch the check always runs.
+_is_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
+
 
 def describe(value: Any) -> str:
     """A short description of ``value`` for an error message: a tensor's shape, else its type."""
@@ -98,7 +101,7 @@ def check_ids_in_vocab(ids: torch.Tensor, vocab_size: int, name: str) -> None:
     under ``torch.compile``), so it runs once per model call, never per layer or per decoded
     token, and not at all while ``torch.compile`` traces the model.
     """
-    if torch.compiler.is_compiling():
+    if _is_compiling():
         return
     low, high = (int(v) for v in torch.aminmax(ids))
     if low < 0 or high >= vocab_size:
