@@ -30,10 +30,10 @@ def qkv(*shape: int, k_len: int | None = None, seed: int = 0, dtype=torch.float3
     return q, k, v
 
 
-def attend(q, k, v, mask=None, return_weights=False):
+def attend(q, k, v, mask=None, need_weights=False):
     """The library's two paths: the fused kernel (output only), or the explicit matrix form
     ``attention_weights(q, k, mask) @ v`` (output and weights)."""
-    if not return_weights:
+    if not need_weights:
         return scaled_dot_product_attention(q, k, v, mask)
     weights = attention_weights(q, k, mask)
     return weights @ v, weights
@@ -55,25 +55,25 @@ def explicit(q, k, v, mask=None):
     ("batch", "heads", "q_len", "k_len", "d"),
     [(1, 1, 1, 1, 1), (2, 4, 5, 5, 8), (3, 2, 4, 7, 16), (1, 8, 7, 3, 4)],
 )
-@pytest.mark.parametrize("return_weights", [False, True])
-def test_shapes(batch, heads, q_len, k_len, d, return_weights):
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_shapes(batch, heads, q_len, k_len, d, need_weights):
     q, k, v = qkv(batch, heads, q_len, d, k_len=k_len)
-    result = attend(q, k, v, return_weights=return_weights)
-    out = result[0] if return_weights else result
+    result = attend(q, k, v, need_weights=need_weights)
+    out = result[0] if need_weights else result
     assert out.shape == (batch, heads, q_len, d + 3)
-    if return_weights:
+    if need_weights:
         assert result[1].shape == (batch, heads, q_len, k_len)
 
 
 def test_works_without_batch_dimensions():
     q, k, v = qkv(4, 6, k_len=5)
-    out, weights = attend(q, k, v, return_weights=True)
+    out, weights = attend(q, k, v, need_weights=True)
     assert out.shape == (4, 9) and weights.shape == (4, 5)
 
 
 def test_matches_the_formula_of_the_paper():
     q, k, v = qkv(2, 3, 4, 8)
-    out, weights = attend(q, k, v, return_weights=True)
+    out, weights = attend(q, k, v, need_weights=True)
     want_out, want_weights = explicit(q, k, v)
     torch.testing.assert_close(weights, want_weights, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(out, want_out, atol=1e-6, rtol=1e-6)
@@ -90,7 +90,7 @@ def test_masked_positions_get_exactly_zero_weight_and_rows_sum_to_one():
     ids = padded_ids()
     mask = combine_masks(padding_mask(ids), causal_mask(5))  # (3, 1, 5, 5)
     q, k, v = qkv(3, 2, 5, 8)
-    _, weights = attend(q, k, v, mask, return_weights=True)
+    _, weights = attend(q, k, v, mask, need_weights=True)
     hidden = ~mask.expand_as(weights)
     assert torch.all(weights[hidden] == 0.0)
     assert torch.all(weights[~hidden] > 0.0)
@@ -102,24 +102,24 @@ def test_a_fully_masked_row_gives_zero_weights_and_zero_output_not_nan():
     mask = torch.ones(2, 1, 4, 4, dtype=torch.bool)
     mask[0, 0, 1] = False  # query 1 of sentence 0 sees nothing
     mask[1] = False  # sentence 1 sees nothing at all
-    for return_weights in (False, True):
-        result = attend(q, k, v, mask, return_weights=return_weights)
-        out = result[0] if return_weights else result
+    for need_weights in (False, True):
+        result = attend(q, k, v, mask, need_weights=need_weights)
+        out = result[0] if need_weights else result
         assert not torch.isnan(out).any()
         assert torch.all(out[0, :, 1] == 0) and torch.all(out[1] == 0)
-        if return_weights:
+        if need_weights:
             weights = result[1]
             assert torch.all(weights[0, :, 1] == 0) and torch.all(weights[1] == 0)
             torch.testing.assert_close(weights[0, :, 0].sum(-1), torch.ones(3))
 
 
-@pytest.mark.parametrize("return_weights", [False, True])
-def test_a_fully_masked_row_has_no_nan_gradient(return_weights):
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_a_fully_masked_row_has_no_nan_gradient(need_weights):
     q, k, v = (t.requires_grad_() for t in qkv(1, 2, 3, 4))
     mask = torch.tensor([True, True, False])[None, None, None, :].repeat(1, 1, 3, 1)
     mask[..., 0, :] = False
-    result = attend(q, k, v, mask, return_weights=return_weights)
-    out = result[0] if return_weights else result
+    result = attend(q, k, v, mask, need_weights=need_weights)
+    out = result[0] if need_weights else result
     out.sum().backward()
     for t in (q, k, v):
         assert not torch.isnan(t.grad).any()
@@ -142,7 +142,7 @@ def test_fused_path_equals_explicit_path(mask_name):
     mask = MASKS[mask_name](ids)
     q, k, v = qkv(3, 4, 5, 16, seed=2)
     fused = scaled_dot_product_attention(q, k, v, mask)
-    out, _ = attend(q, k, v, mask, return_weights=True)
+    out, _ = attend(q, k, v, mask, need_weights=True)
     want, _ = explicit(q, k, v, mask)
     torch.testing.assert_close(fused, out, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(fused, want, atol=1e-6, rtol=1e-5)
@@ -154,7 +154,7 @@ def test_fused_path_equals_explicit_path_in_float64():
         padding_mask(torch.tensor([[1, 2, 3, 4, 0, 0], [1, 2, 3, 4, 5, 6]])), causal_mask(6)
     )
     fused = scaled_dot_product_attention(q, k, v, mask)
-    out, _ = attend(q, k, v, mask, return_weights=True)
+    out, _ = attend(q, k, v, mask, need_weights=True)
     torch.testing.assert_close(fused, out, atol=1e-12, rtol=1e-12)
 
 
@@ -238,9 +238,9 @@ def test_bad_inputs_are_named(args, message):
 )
 def test_bad_masks_are_named(mask, message):
     q, k, v = qkv(2, 3, 4, 8)
-    for return_weights in (False, True):
+    for need_weights in (False, True):
         with pytest.raises(ShapeError) as error:
-            attend(q, k, v, mask, return_weights=return_weights)
+            attend(q, k, v, mask, need_weights=need_weights)
         assert message in str(error.value)
         assert "mask" in str(error.value)
 

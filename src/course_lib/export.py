@@ -26,7 +26,6 @@ dynamo=False)``, opset 17) with dynamic batch and sequence axes.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import json
 import shutil
@@ -41,6 +40,7 @@ from course_lib import __version__
 from course_lib import checkpoint as checkpoints
 from course_lib.attention import AttentionWeights
 from course_lib.errors import CourseLibError
+from course_lib.files import sha256_of
 from course_lib.masks import padding_mask
 from course_lib.model import Transformer
 from course_lib.tokenize import PAD, SPECIAL_TOKENS, START, WordTokenizer
@@ -119,14 +119,6 @@ def tokenizer_rules() -> dict[str, Any]:
         "capitalise_after": tk._CAPITALISE_AFTER.pattern,
         "special_tokens": list(SPECIAL_TOKENS),
     }
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checkpoint_file(where: str | Path) -> Path:

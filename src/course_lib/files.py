@@ -13,6 +13,7 @@ leaves a half-written file where a good one was.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -81,3 +82,12 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
     """``data`` as indented UTF-8 JSON (non-ASCII kept), written atomically."""
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def sha256_of(path: str | Path) -> str:
+    """The SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

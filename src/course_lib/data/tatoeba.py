@@ -9,7 +9,6 @@ any such TSV (or zip) of your own.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import io
 import os
@@ -22,6 +21,7 @@ from tqdm.auto import tqdm
 
 from course_lib.data.pairs import Pair
 from course_lib.errors import CourseLibError
+from course_lib.files import sha256_of
 
 TATOEBA_URL = "https://www.manythings.org/anki/fra-eng.zip"
 # The Anki export is regenerated from Tatoeba every few months, so no checksum of it stays
@@ -114,15 +114,6 @@ def read_pairs_tsv(path: str | Path, member: str | None = None) -> list[Pair]:
 def default_cache_dir() -> Path:
     """``$COURSE_LIB_CACHE`` if set, else ``~/.cache/course_lib``."""
     return Path(os.environ.get("COURSE_LIB_CACHE") or Path.home() / ".cache" / "course_lib")
-
-
-def sha256_of(path: str | Path) -> str:
-    """The SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _OFFLINE_HINT = (

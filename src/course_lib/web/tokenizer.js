@@ -1,4 +1,4 @@
-/* The course's word tokenizer in JavaScript: the same rules as course_lib/tokenize.py.
+/* The course's word tokenizer in JavaScript: the same rules as course_lib/tokenize/words.py.
  *
  * The rules come as data (tokenizer.json, written by `course-lib export`): Python's regular
  * expressions, the character replacements, French spacing. Python's `\w` (Unicode letters,
@@ -13,7 +13,7 @@
 
   const WORD = '\\p{L}\\p{N}_'; // Python's \w, inside a character class
 
-  /** Python regular expression (as tokenize.py writes them) -> JavaScript RegExp. */
+  /** Python regular expression (as course_lib/tokenize/words.py writes them) -> JavaScript RegExp. */
   function pythonRegex(pattern, flags) {
     let out = '';
     let inClass = false;
