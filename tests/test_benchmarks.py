@@ -107,7 +107,7 @@ def test_page_marks_targets_met_and_missed():
     page = resolved(RESULTS)
     assert (
         "| training step, course_lib fast path / nn.Transformer (time ratio) | 1.04 "
-        "| <= 0.75: **missed** |" in page
+        "| <= 3/4: **missed** |" in page
     )
     assert "| eval forward, course_lib / nn.Transformer (time ratio) | 0.90 | <= 1: met |" in page
     assert "| BLEU gain of the course recipe over nn.Transformer | +4.50 | >= +2: met |" in page
