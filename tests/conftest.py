@@ -30,6 +30,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from course_lib.data import make_toy_corpus
+from course_lib.tokenize import BPETokenizer, WordTokenizer
 from scripts.chromium import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,3 +246,31 @@ def wait_until_settled(page) -> None:
     page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
     page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
     page.evaluate("() => window.scrollTo(0, 0)")
+
+
+# --- shared by the data and tokenizer tests ------------------------------------------------
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SAMPLE = SHARED_DATA / "tatoeba-eng-fra-sample.tsv"  # English<TAB>French<TAB>attribution
+LARGE = SHARED_DATA / "tatoeba-eng-fra-large.tsv"  # English<TAB>French
+
+needs_shared_data = pytest.mark.skipif(
+    not SAMPLE.is_file() or not LARGE.is_file(),
+    reason=f"the Tatoeba test copies are not in {SHARED_DATA}",
+)
+
+
+# The bundled corpus and the French tokenizers fitted on it (tests/test_tokenize_*.py).
+@pytest.fixture(scope="module")
+def corpus():
+    return make_toy_corpus(0)
+
+
+@pytest.fixture(scope="module")
+def fr_tok(corpus):
+    return WordTokenizer.fit([f for _, f in corpus.train], "fr")
+
+
+@pytest.fixture(scope="module")
+def bpe(corpus):
+    return BPETokenizer.fit([f for _, f in corpus.train], vocab_size=300, language="fr")

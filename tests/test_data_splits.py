@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import ROOT
+from conftest import LARGE, needs_shared_data
 
 from course_lib.data import (
     group_references,
@@ -14,15 +14,6 @@ from course_lib.data import (
     split_by_source,
 )
 from course_lib.errors import CourseLibError
-
-SHARED_DATA = ROOT.parent / "shared" / "data"
-SAMPLE = SHARED_DATA / "tatoeba-eng-fra-sample.tsv"  # English<TAB>French<TAB>attribution
-LARGE = SHARED_DATA / "tatoeba-eng-fra-large.tsv"  # English<TAB>French
-
-needs_shared_data = pytest.mark.skipif(
-    not SAMPLE.is_file() or not LARGE.is_file(),
-    reason=f"the Tatoeba test copies are not in {SHARED_DATA}",
-)
 
 # --- splits by source sentence, references ---------------------------------------------------
 

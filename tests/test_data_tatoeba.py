@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import LARGE, SAMPLE, SHARED_DATA, needs_shared_data
 
 from course_lib import data
 from course_lib.data import (
@@ -18,15 +18,6 @@ from course_lib.data import (
     read_pairs_tsv,
 )
 from course_lib.errors import CourseLibError
-
-SHARED_DATA = ROOT.parent / "shared" / "data"
-SAMPLE = SHARED_DATA / "tatoeba-eng-fra-sample.tsv"  # English<TAB>French<TAB>attribution
-LARGE = SHARED_DATA / "tatoeba-eng-fra-large.tsv"  # English<TAB>French
-
-needs_shared_data = pytest.mark.skipif(
-    not SAMPLE.is_file() or not LARGE.is_file(),
-    reason=f"the Tatoeba test copies are not in {SHARED_DATA}",
-)
 
 # --- reading TSV files ----------------------------------------------------------------------
 

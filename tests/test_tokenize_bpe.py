@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from course_lib.data import make_toy_corpus
 from course_lib.errors import CourseLibError
 from course_lib.tokenize import (
     END,
@@ -15,25 +14,9 @@ from course_lib.tokenize import (
     START,
     UNK,
     BPETokenizer,
-    WordTokenizer,
     tokenize_fr,
     tokenizer_from_dict,
 )
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return make_toy_corpus(0)
-
-
-@pytest.fixture(scope="module")
-def fr_tok(corpus):
-    return WordTokenizer.fit([f for _, f in corpus.train], "fr")
-
-
-@pytest.fixture(scope="module")
-def bpe(corpus):
-    return BPETokenizer.fit([f for _, f in corpus.train], vocab_size=300, language="fr")
 
 
 def test_bpe_special_ids_and_round_trip(bpe, corpus):

@@ -4,30 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from course_lib.data import make_toy_corpus
 from course_lib.errors import CourseLibError
 from course_lib.tokenize import (
-    BPETokenizer,
     Vocab,
-    WordTokenizer,
     tokenizer_from_dict,
     unknown_rate,
 )
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return make_toy_corpus(0)
-
-
-@pytest.fixture(scope="module")
-def fr_tok(corpus):
-    return WordTokenizer.fit([f for _, f in corpus.train], "fr")
-
-
-@pytest.fixture(scope="module")
-def bpe(corpus):
-    return BPETokenizer.fit([f for _, f in corpus.train], vocab_size=300, language="fr")
 
 
 def test_unknown_rate_word_versus_bpe(bpe, fr_tok):

@@ -7,14 +7,12 @@ import unicodedata
 
 import pytest
 
-from course_lib.data import make_toy_corpus
 from course_lib.errors import CourseLibError
 from course_lib.tokenize import (
     END,
     PAD,
     START,
     UNK,
-    BPETokenizer,
     WordTokenizer,
     detokenize_en,
     detokenize_fr,
@@ -22,21 +20,6 @@ from course_lib.tokenize import (
     tokenize_fr,
     tokenizer_from_dict,
 )
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return make_toy_corpus(0)
-
-
-@pytest.fixture(scope="module")
-def fr_tok(corpus):
-    return WordTokenizer.fit([f for _, f in corpus.train], "fr")
-
-
-@pytest.fixture(scope="module")
-def bpe(corpus):
-    return BPETokenizer.fit([f for _, f in corpus.train], vocab_size=300, language="fr")
 
 
 @pytest.mark.parametrize(
