@@ -52,7 +52,7 @@ from course_lib.evaluate import EvalResult, evaluate
 from course_lib.interop import copy_to_torch
 from course_lib.loss import label_smoothed_cross_entropy, teacher_forcing
 from course_lib.model import Transformer
-from course_lib.optim import WarmupInverseSqrtSchedule
+from course_lib.optim import WarmupInverseSqrtSchedule, make_optimizer
 from course_lib.recipes import SMALL_MODEL, SPLIT, build_model, fit_tokenizers, recipe
 from course_lib.tokenize import END, PAD, START
 from course_lib.trainer import Trainer, TrainSettings
@@ -454,7 +454,7 @@ def _train_baseline(
     """The baseline's loop: the course's loss, Adam, schedule and clipping, on plain random
     batches (no length bucketing: ``pool_batches=1``). Every :data:`CURVE_EVERY` steps and
     at the end the model is scored on the validation sample (not counted as training)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    optimizer = make_optimizer(model)  # the course's Adam, fused where torch has it
     scheduler = WarmupInverseSqrtSchedule(
         optimizer, model.d_model, settings.warmup_steps, settings.lr_scale
     )

@@ -260,6 +260,22 @@ def test_translation_only_checkpoint_cannot_resume(tmp_path):
         restore_training_state(loaded, make_optimizer(loaded.model))
 
 
+def test_resuming_keeps_this_machines_adam_kernel(tmp_path):
+    """A checkpoint saved by a fused Adam resumes into an unfused one (an older torch, say)
+    without taking the saver's kernel flag, and the other way round."""
+    src_tok, tgt_tok = tokenizers()
+    model = tiny_model(src_tok, tgt_tok)
+    fused = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for group in fused.param_groups:
+        group["fused"] = True  # as make_optimizer's fused kernel records itself
+    path = save_checkpoint(
+        tmp_path / "c.pt", model, src_tokenizer=src_tok, tgt_tokenizer=tgt_tok, optimizer=fused
+    )
+    plain = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=False)
+    restore_training_state(load_checkpoint(path), plain)
+    assert all(not g["fused"] and g["foreach"] is False for g in plain.param_groups)
+
+
 # ----------------------------------------------------------------------------------------
 # resume: N steps + save + load + N steps == 2N steps
 # ----------------------------------------------------------------------------------------

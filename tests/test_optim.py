@@ -65,3 +65,51 @@ def test_make_optimizer_needs_trainable_parameters():
     frozen = torch.nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(CourseLibError, match="no trainable parameters"):
         make_optimizer(frozen)
+
+
+def _fused_cpu_adam_exists() -> bool:
+    try:
+        torch.optim.Adam(torch.nn.Linear(1, 1).parameters(), fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def test_make_optimizer_takes_the_fused_kernel_where_torch_has_one():
+    optimizer = make_optimizer(torch.nn.Linear(2, 2))
+    assert bool(optimizer.param_groups[0].get("fused")) == _fused_cpu_adam_exists()
+
+
+def test_fused_and_default_adam_move_the_weights_alike():
+    """The fused kernel is the same arithmetic: five steps of each from the same start end at
+    the same weights (to float rounding)."""
+    torch.manual_seed(0)
+    first = torch.nn.Linear(8, 4)
+    second = torch.nn.Linear(8, 4)
+    second.load_state_dict(first.state_dict())
+    fused = make_optimizer(first)
+    default = torch.optim.Adam(second.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    for step in range(5):
+        x = torch.randn(16, 8, generator=torch.Generator().manual_seed(step))
+        for model, optimizer in ((first, fused), (second, default)):
+            optimizer.zero_grad()
+            for group in optimizer.param_groups:
+                group["lr"] = 1e-3
+            model(x).pow(2).mean().backward()
+            optimizer.step()
+    for a, b in zip(first.parameters(), second.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_make_optimizer_falls_back_where_no_fused_kernel_exists(monkeypatch):
+    real_adam = torch.optim.Adam
+
+    def adam_without_fused(params, fused=None, **settings):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be on supported devices")
+        return real_adam(params, **settings)
+
+    monkeypatch.setattr(torch.optim, "Adam", adam_without_fused)
+    optimizer = make_optimizer(torch.nn.Linear(2, 2))
+    assert not optimizer.param_groups[0].get("fused")
+    assert optimizer.param_groups[0]["betas"] == (0.9, 0.98)

@@ -318,7 +318,11 @@ def restore_training_state(
             f"from it (it was saved for translation only)"
         )
     try:
+        # Which Adam kernel runs (fused or not) is this machine's choice, not the saver's.
+        kernels = [{k: g.get(k) for k in ("fused", "foreach")} for g in optimizer.param_groups]
         optimizer.load_state_dict(checkpoint.optimizer)
+        for group, kernel in zip(optimizer.param_groups, kernels):
+            group.update(kernel)
         if scheduler is not None:
             scheduler.load_state_dict(checkpoint.scheduler)
         if scaler is not None and checkpoint.scaler is not None:

@@ -85,10 +85,12 @@ def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dty
     PyTorch's default generator, four 16-bit lanes per 64-bit random word."""
     dropped = round(p * LANES)
     n = math.prod(shape)
-    words = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64)
+    # random_ from the lowest int64 with no upper bound fills all 64 bits of each word
+    # (PyTorch's full-range kernel; randint's range would cost a modulo per word).
+    words = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(2**63), None)
     lanes = words.view(torch.int16)[:n].view(shape)  # uniform on [-32768, 32767]
-    keep = lanes >= dropped - LANES // 2
-    return keep.to(dtype).mul_(LANES / (LANES - dropped))
+    kept = torch.tensor(LANES / (LANES - dropped), dtype=dtype)
+    return torch.where(lanes >= dropped - LANES // 2, kept, torch.zeros((), dtype=dtype))
 
 
 def cheap_dropout(
@@ -112,12 +114,14 @@ def _attention_cheap_dropout(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=F
         return F.scaled_dot_product_attention(
             q, k, v, attn_mask, dropout_p, is_causal, scale=scale, **kwargs
         )
-    scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(q.size(-1)) if scale is None else scale)
-    if attn_mask is None:
-        weights = scores.softmax(dim=-1)
-    else:  # as PyTorch: masked keys get no weight, a row with no key gets zeros
-        weights = scores.masked_fill(~attn_mask, float("-inf")).softmax(dim=-1)
-        weights = weights.masked_fill(~attn_mask.any(dim=-1, keepdim=True), 0.0)
+    scores = (q @ k.transpose(-2, -1)).mul_(1 / math.sqrt(q.size(-1)) if scale is None else scale)
+    if attn_mask is not None:  # as PyTorch: masked keys get no weight ...
+        scores = scores.masked_fill_(~attn_mask, float("-inf"))
+    weights = scores.softmax(dim=-1)
+    if attn_mask is not None:  # ... and a row with no key gets zeros (checked on the small mask)
+        sees_a_key = attn_mask.any(dim=-1, keepdim=True)
+        if not bool(sees_a_key.all()):
+            weights = weights.masked_fill(~sees_a_key, 0.0)
     return cheap_dropout(weights, dropout_p) @ v
 
 

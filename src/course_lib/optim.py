@@ -55,13 +55,22 @@ class WarmupInverseSqrtSchedule(torch.optim.lr_scheduler.LRScheduler):
 
 
 def make_optimizer(model: nn.Module) -> torch.optim.Adam:
-    """Adam with the paper's settings: betas (0.9, 0.98), eps 1e-9 (the schedule sets lr)."""
+    """Adam with the paper's settings: betas (0.9, 0.98), eps 1e-9 (the schedule sets lr).
+
+    Where this torch has one for the model's device, Adam's fused kernel does the update (one
+    pass over each parameter instead of a dozen; torch >= 2.4 on the CPU): the same
+    arithmetic, several times faster, which a CPU training step feels (issue 18). Elsewhere
+    it is PyTorch's default implementation."""
     if not isinstance(model, nn.Module):
         raise CourseLibError(f"make_optimizer needs an nn.Module, got {type(model).__name__}")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise CourseLibError("make_optimizer: the model has no trainable parameters")
-    return torch.optim.Adam(params, lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    settings = {"lr": 1.0, "betas": (0.9, 0.98), "eps": 1e-9}
+    try:
+        return torch.optim.Adam(params, fused=True, **settings)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device or torch
+        return torch.optim.Adam(params, **settings)
 
 
 __all__ = ["WarmupInverseSqrtSchedule", "make_optimizer", "noam_schedule"]
