@@ -743,7 +743,7 @@ ABLATION: dict[str, AblationRow] = {
     "+ output layer tied to the French embedding (the recipe before issue 18)": AblationRow(
         "one matrix for the French embedding and the output layer", {"dropout": 0.1}
     ),
-    RECIPE_ROW: AblationRow("dropout 0.1 -> 0 (recipes.REAL_MODEL_CHANGES)", {}),
+    RECIPE_ROW: AblationRow("dropout 0.1 -> 0 (recipes.RECIPE_MODEL_CHANGES)", {}),
     "recipe + averaging the last 5 snapshots": AblationRow(
         "weights averaged over the last 5 snapshots, one every 100 steps (not in the recipe)",
         {},

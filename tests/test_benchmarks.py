@@ -23,7 +23,7 @@ from course_lib.batching import bucketed_batches
 from course_lib.config import TransformerConfig
 from course_lib.evaluate import score
 from course_lib.model import Transformer
-from course_lib.recipes import REAL_MODEL_CHANGES, SMALL_MODEL, recipe
+from course_lib.recipes import RECIPE_MODEL_CHANGES, SMALL_MODEL, recipe
 from course_lib.trainer import Trainer
 
 RESULTS = {
@@ -170,7 +170,7 @@ def test_ablation_goes_from_torch_defaults_to_the_course_recipe():
         == real["model"]
         == {
             **SMALL_MODEL,
-            **REAL_MODEL_CHANGES,
+            **RECIPE_MODEL_CHANGES,
         }
     )
     assert recipe_row.pool_batches == Trainer.pool_batches

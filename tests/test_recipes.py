@@ -12,6 +12,8 @@ from course_lib.config import TransformerConfig
 from course_lib.errors import CourseLibError
 from course_lib.recipes import (
     COURSE_CHOICES,
+    REAL_MODEL_CHANGES,
+    RECIPE_MODEL_CHANGES,
     SMALL_MODEL,
     TOY_TRAINING,
     build_model,
@@ -38,7 +40,13 @@ def test_small_model_is_transformer_config_small_with_the_course_choices():
 
 def test_recipe_presets():
     small = recipe("small", "toy")
-    assert small["model"] == SMALL_MODEL and small["training"] == TOY_TRAINING
+    assert small["model"] == {**SMALL_MODEL, "dropout": 0.0} and small["training"] == TOY_TRAINING
+    assert SMALL_MODEL["dropout"] == 0.1  # the paper's model keeps its dropout
+    assert recipe("small", "tatoeba")["model"] == small["model"] == {
+        **SMALL_MODEL,
+        **RECIPE_MODEL_CHANGES,
+    }
+    assert REAL_MODEL_CHANGES is RECIPE_MODEL_CHANGES  # the 0.3 name
     assert small["model"]["n_encoder_layers"] == 3 and small["training"]["max_steps"]
     assert small["tokenizer"] == {"kind": "word", "min_freq": 1, "vocab_size": 8000}
     real = recipe("small", "tatoeba", "bpe")
@@ -65,7 +73,7 @@ def test_config_file_fields_go_on_top_of_the_small_model(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"d_model": 64, "training": {"batch_size": 8}}))
     spec = recipe(str(path), "toy")
-    assert spec["model"] == {**SMALL_MODEL, "d_model": 64}
+    assert spec["model"] == {**SMALL_MODEL, **RECIPE_MODEL_CHANGES, "d_model": 64}
     assert spec["training"]["batch_size"] == 8
     assert read_config_file(str(path)) == ({"d_model": 64}, {"batch_size": 8})
     path.write_text("[1, 2]")
