@@ -348,6 +348,8 @@ def test_bundled_checkpoint_is_small_and_translates_i_hate_pizza():
     bundled = load_bundled()
     assert not bundled.model.training
     assert bundled.metadata["command"].startswith("course-lib train --corpus toy")
+    # the recorded command trains this model: the recipe has no dropout, the bundle has 0.1
+    assert f"--dropout {bundled.config.dropout:g}" in bundled.metadata["command"]
     assert bundled.metadata["metrics"]["test"]["exact_match"] >= 0.99
     from course_lib.generate import greedy_decode
 

@@ -73,7 +73,9 @@ def assert_clean_error(result, *fragments):
 
 def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, corpus, tiny, capsys):
     out = tmp_path / "run"
-    code = main(train_command(corpus, out, "--config", tiny, "--steps", 6, "--seed", 1))
+    code = main(
+        train_command(corpus, out, "--config", tiny, "--steps", 6, "--seed", 1, "--dropout", 0.2)
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "training on" in printed and "wrote" in printed and "step 3: valid loss" in printed
@@ -90,6 +92,7 @@ def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, corpus, tiny
         "seed": 0,
     }
     assert checkpoint.config.d_model == 32 and checkpoint.config.norm_first  # file + recipe
+    assert checkpoint.config.dropout == 0.2 and "--dropout 0.2" in checkpoint.metadata["command"]
 
     code = main(
         train_command(
@@ -213,5 +216,7 @@ def test_bad_options(tmp_path, corpus):
         "--corpus", corpus, "--out", tmp_path / "run", "--config", unknown, "--steps", 1
     )
     assert_clean_error(result, "colour")
+    result = run_cli("--corpus", corpus, "--out", tmp_path / "run", "--dropout", 1.5)
+    assert_clean_error(result, "dropout")
     result = run_cli("--corpus", corpus, "--out", tmp_path / "fresh", "--resume", "--steps", 1)
     assert_clean_error(result, "nothing to resume")

@@ -5,6 +5,7 @@ Examples:
   course-lib train --corpus tatoeba --out runs/fr --minutes 10
   course-lib train --corpus my_pairs.tsv --out runs/mine --steps 5000 --device cuda
   course-lib train --corpus toy --out runs/toy --resume --steps 2000   # continue a run
+  course-lib train --corpus toy --out runs/toy0.1 --dropout 0.1   # the paper's dropout
   torchrun --nproc_per_node=4 -m course_lib.cli train --corpus tatoeba --out runs/ddp
 
 Corpora:
@@ -50,7 +51,7 @@ from course_lib.translate import Translator
 
 #: Options written into the recorded command line when given (besides corpus, out, config...).
 RECORDED_OPTIONS = (
-    "minutes steps seed batch_size eval_every checkpoint_every precision tokenizer threads"
+    "minutes steps seed batch_size eval_every checkpoint_every precision tokenizer dropout threads"
 )
 
 
@@ -117,6 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="word-level (default) or BPE sub-words",
     )
     parser.add_argument(
+        "--dropout", type=float, default=None, metavar="P", help="dropout rate (recipe: 0)"
+    )
+    parser.add_argument(
         "--weights-dtype",
         default="float32",
         choices=["float32", "float16"],
@@ -157,14 +161,8 @@ def load_corpus(corpus: str) -> dict[str, Any]:
     """``{"train", "valid", "test", "generalisation", "name", "split"}`` for a corpus name."""
     if corpus == "toy":
         toy = data.make_toy_corpus()
-        return {
-            "train": toy.train,
-            "valid": toy.valid,
-            "test": toy.test,
-            "generalisation": toy.generalisation,
-            "name": "toy",
-            "split": None,
-        }
+        splits = {"train": toy.train, "valid": toy.valid, "test": toy.test}
+        return {**splits, "generalisation": toy.generalisation, "name": "toy", "split": None}
     if corpus == "tatoeba":
         pairs = data.load_tatoeba()
         name = "tatoeba"
@@ -317,7 +315,7 @@ def run(args: argparse.Namespace) -> int:
             model, _ = build_model(
                 src_tok,
                 tgt_tok,
-                dict(spec["model"]),
+                {**spec["model"], **({} if args.dropout is None else {"dropout": args.dropout})},
                 seed=args.seed if args.seed is not None else 0,
             )
             settings_dict = dict(spec["training"])
