@@ -138,6 +138,23 @@ def load_average() -> float | None:
         return None
 
 
+def _no_dropout_steps(batch, repeats: int) -> dict:
+    """Both models without dropout, as the course's recipes train (``RECIPE_MODEL_CHANGES``):
+    eager training steps interleaved, milliseconds (median) and their ratio."""
+    ours, peer = _models(dropout=0.0)
+    opt_ours, opt_peer = _adam(ours.train()), _adam(peer.train())
+    ours_t, peer_t = _interleaved(
+        [lambda: _train_step(ours, opt_ours, *batch), lambda: _train_step(peer, opt_peer, *batch)],
+        repeats,
+    )
+    med = statistics.median
+    return {
+        "no_dropout_train_step_ms": med(ours_t) * 1e3,
+        "no_dropout_torch_train_step_ms": med(peer_t) * 1e3,
+        "no_dropout_train_step_ratio_vs_torch": med(ours_t) / med(peer_t),
+    }
+
+
 def run(repeats: int = 30, threads: int = 2, profile_steps: int = 5) -> dict:
     """Median step times of the three training paths and the eval forward; ratios are
     course_lib / torch (below 1 = faster)."""
@@ -169,6 +186,7 @@ def run(repeats: int = 30, threads: int = 2, profile_steps: int = 5) -> dict:
         "nn.Transformer": profile_step(steps["torch"], profile_steps),
     }
 
+    recipe_ms = _no_dropout_steps(batch, repeats)
     ours.eval()
     peer.eval()
 
@@ -188,6 +206,7 @@ def run(repeats: int = 30, threads: int = 2, profile_steps: int = 5) -> dict:
         "compile_break_even_steps": round(compile_seconds / saved) if saved > 0 else None,
         "fast_path": fast.info.path,
         "fast_path_reason": fast.info.reason,
+        **recipe_ms,
         "inference_forward_ms": med(eval_ours) * 1e3,
         "torch_inference_forward_ms": med(eval_peer) * 1e3,
         "inference_forward_ratio_vs_torch": med(eval_ours) / med(eval_peer),

@@ -163,6 +163,10 @@ def _speed(speed: dict, f: _Figures) -> list[str]:
         f"| training step (ms) | {f['speed_train_step_ms']} | {f['speed_fast_train_step_ms']} "
         f"| {f['speed_torch_train_step_ms']} | {f['speed_train_step_ratio_vs_torch']} "
         f"({f['speed_eager_train_step_ratio_vs_torch']}) |",
+        f"| training step without dropout, as the recipes train (ms) | "
+        f"{f['speed_no_dropout_train_step_ms']} | (eager: nothing to draw) | "
+        f"{f['speed_no_dropout_torch_train_step_ms']} | "
+        f"{f['speed_no_dropout_train_step_ratio_vs_torch']} |",
         f"| eval forward (ms) | {f['speed_inference_forward_ms']} | (eager) | "
         f"{f['speed_torch_inference_forward_ms']} | {f['speed_inference_forward_ratio_vs_torch']} |",
         "",

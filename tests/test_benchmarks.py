@@ -304,6 +304,8 @@ def test_speed_benchmark_runs_and_compares_like_with_like():
     eager = result["train_step_ms"] / result["torch_train_step_ms"]
     assert result["eager_train_step_ratio_vs_torch"] == pytest.approx(eager)
     assert result["fast_path"] == "cheap_dropout" and result["compile_seconds"] >= 0
+    recipe = result["no_dropout_train_step_ms"] / result["no_dropout_torch_train_step_ms"]
+    assert result["no_dropout_train_step_ratio_vs_torch"] == pytest.approx(recipe)
     assert result["inference_forward_ratio_vs_torch"] > 0
     shares = result["train_step_profile_percent"]
     assert set(shares) == {"course_lib", "course_lib fast", "nn.Transformer"}
