@@ -148,6 +148,16 @@ def test_page_has_the_translation_and_time_to_quality_sections():
     assert "| course, batched greedy with cache | 250.00 |" in page
     assert "99.5% of them agree exactly" in page
     assert "| training seconds to validation chrF 50.00 | **280.50** | not reached in 10" in page
+    assert "| Tatoeba: the same, plain nn.Transformer | not reached in 10 minutes |  |" in page
+
+
+def test_target_reached_reads_right_whether_or_not_the_target_was_reached():
+    names = report.bench_numbers.substitutions(RESULTS)
+    assert names["bench_real_target_reached"] == "reaches that chrF after 280.50 seconds"
+    assert names["bench_torch_real_target_reached"] == (
+        "does not reach that chrF in its 10 minutes"
+    )
+    assert "bench_real_target_reached" not in report.bench_numbers.substitutions({})
 
 
 def _row_settings(row) -> dict:

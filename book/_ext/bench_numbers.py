@@ -75,6 +75,9 @@ def _derived(results: dict) -> dict[str, str]:
       recipe's score minus the plain ``nn.Transformer``'s, same run (and ``_signed`` twins);
     - ``bench_ablation_bucketing_steps_gain_pct``: how many more steps the bucketed row of
       the ablation trained than the random-batch row, in the same time;
+    - ``bench_torch_real_target_reached`` (and ``bench_real_target_reached``): "reaches that
+      chrF after N seconds" or, when the run ended first (the measured time is None), "does
+      not reach that chrF in its M minutes", for prose that must read right either way;
     - ``bench_total_minutes``: the whole benchmark run, in minutes;
     - ``bench_real_parameters_vs_paper_base`` / ``bench_toy_parameters_vs_paper_base``: how
       many times fewer parameters than the paper's base model (65 million, Vaswani et al.
@@ -89,6 +92,15 @@ def _derived(results: dict) -> dict[str, str]:
         if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)):
             out[f"{PREFIX}real_{metric}_gain_vs_torch"] = format_value(float(ours - theirs))
             out[f"{PREFIX}real_{metric}_gain_vs_torch_signed"] = _signed(ours - theirs)
+    for who in ("real", "torch_real"):
+        key = f"{who}_seconds_to_target_chrf"
+        if key in real:
+            seconds, minutes = real[key], real.get("minutes")
+            out[f"{PREFIX}{who}_target_reached"] = (
+                f"reaches that chrF after {format_value(float(seconds))} seconds"
+                if seconds is not None
+                else f"does not reach that chrF in its {minutes:g} minutes"
+            )
     rows = details.get("ablation", {}).get("ablation", [])
     try:
         out[f"{PREFIX}ablation_bucketing_steps_gain_pct"] = (
