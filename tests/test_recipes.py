@@ -42,10 +42,8 @@ def test_recipe_presets():
     small = recipe("small", "toy")
     assert small["model"] == {**SMALL_MODEL, "dropout": 0.0} and small["training"] == TOY_TRAINING
     assert SMALL_MODEL["dropout"] == 0.1  # the paper's model keeps its dropout
-    assert recipe("small", "tatoeba")["model"] == small["model"] == {
-        **SMALL_MODEL,
-        **RECIPE_MODEL_CHANGES,
-    }
+    course = {**SMALL_MODEL, **RECIPE_MODEL_CHANGES}
+    assert recipe("small", "tatoeba")["model"] == small["model"] == course
     assert REAL_MODEL_CHANGES is RECIPE_MODEL_CHANGES  # the 0.3 name
     assert small["model"]["n_encoder_layers"] == 3 and small["training"]["max_steps"]
     assert small["tokenizer"] == {"kind": "word", "min_freq": 1, "vocab_size": 8000}
