@@ -338,3 +338,14 @@ def test_depth_budget_counts_cpu_time_not_wall_time():
     trainer.fit()
     assert trainer.history.stopped == "max_minutes"
     assert budget.used >= 60 * 0.002 and trainer.step >= 1
+
+
+def test_page_asks_for_a_second_look_at_a_rejected_row_that_gained():
+    import copy
+
+    results = copy.deepcopy(RESULTS)
+    rows = results["details"]["ablation"]["ablation"]
+    rows.append({**rows[-1], "config": "recipe + more", "change": "x -> y (rejected)"})
+    assert "*recipe + more* gained in this short run" in resolved(results)
+    rows[-1]["bleu_gain"] = -1.0
+    assert "gained in this short run" not in resolved(results)
