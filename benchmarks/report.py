@@ -136,7 +136,7 @@ def _headline(results: dict, f: _Figures) -> list[str]:
     for label, key in rows:
         value = f[key]
         if key.endswith("seconds_to_target_chrf") and real:  # None: not reached in the run
-            value = _reached(real, key, f).strip("*")
+            value = _reached(real, key, f, bold=False)
         lines.append(f"| {label} | {value} | {_met(key, get(key))} |")
     ours, theirs = get("real_bleu_10min"), get("torch_real_bleu_10min")
     if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)):
@@ -387,14 +387,15 @@ def _real(real: dict, f: _Figures) -> list[str]:
     return lines
 
 
-def _reached(real: dict, key: str, f: _Figures) -> str:
-    """The seconds to the target, or that it was not reached within the run's budget."""
+def _reached(real: dict, key: str, f: _Figures, bold: bool = True) -> str:
+    """The seconds to the target (in bold), or that it was not reached within the run's
+    budget."""
     if key not in real:
         return "not measured"
     if real[key] is None:
         return f"not reached in {_setting(real.get('minutes'))} minutes"
     name = key if key.startswith("real_") else "real_" + key  # details.real.torch_real_...
-    return f"**{f[name]}**"
+    return f"**{f[name]}**" if bold else f[name]
 
 
 def _ablation(ablation: dict, f: _Figures) -> list[str]:
