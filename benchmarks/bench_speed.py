@@ -4,9 +4,11 @@ Both models: d_model 128, 4 heads, 3 + 3 layers, d_ff 512, dropout 0.1, a 2,000-
 vocabulary on each side, batch 64 x 20 tokens (a few padded), the course's Adam
 (``make_optimizer``, the same for every model), cross-entropy.
 Three training steps are interleaved - course_lib eager, course_lib's fast path
-(:func:`course_lib.fast.training_forward`: cheap dropout masks on the CPU, ``torch.compile``
-on CUDA) and nn.Transformer - and the medians compared, so that load from other processes
-on a shared machine hits all alike. The headline ``train_step_ratio_vs_torch`` is the fast
+(:func:`course_lib.fast.training_forward`: cheap dropout masks and the math attention
+kernel for short sentences on the CPU, ``torch.compile`` on CUDA) and nn.Transformer - and
+the medians compared, so that load from other processes on a shared machine hits all
+alike. All in float32; the same three again as the recipes train (no dropout, the recipes'
+precision: bfloat16 autocast on a CPU with bfloat16 instructions), all alike. The headline ``train_step_ratio_vs_torch`` is the fast
 path's; the eager ratio stands beside it. What the fast path's first step costs beyond an
 eager step (``compile_seconds``: compiling, with an empty compiler cache, where the path
 compiles; about nothing where it does not) is stated, with the steps that pay it back.
@@ -25,6 +27,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -32,9 +35,10 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.bench_training import TorchBaseline
 from course_lib.config import TransformerConfig
-from course_lib.fast import training_forward
+from course_lib.fast import MATH_ATTENTION_MAX_LEN, training_forward
 from course_lib.model import Transformer
 from course_lib.optim import make_optimizer
+from course_lib.runtime import resolve_precision
 
 VOCAB = 2000
 BATCH, SRC_LEN, TGT_LEN = 64, 20, 20
@@ -75,10 +79,12 @@ def _adam(model: nn.Module) -> torch.optim.Adam:
     return optimizer
 
 
-def _train_step(forward, optimizer, src, tgt_in, labels) -> None:
-    logits = forward(src, tgt_in)
+def _train_step(forward, optimizer, src, tgt_in, labels, dtype=None) -> None:
+    """One step; ``dtype`` (e.g. ``torch.bfloat16``) runs the forward under autocast."""
+    with torch.autocast("cpu", dtype=dtype) if dtype else nullcontext():
+        logits = forward(src, tgt_in)
     loss = nn.functional.cross_entropy(
-        logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=PAD
+        logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=PAD
     )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -138,20 +144,34 @@ def load_average() -> float | None:
         return None
 
 
-def _no_dropout_steps(batch, repeats: int) -> dict:
-    """Both models without dropout, as the course's recipes train (``RECIPE_MODEL_CHANGES``):
-    eager training steps interleaved, milliseconds (median) and their ratio."""
+def _recipe_steps(batch, repeats: int) -> dict:
+    """Both models as the course's recipes train them: without dropout
+    (``RECIPE_MODEL_CHANGES``) and in the recipes' precision (``"auto"``: bfloat16 autocast
+    on a CPU with bfloat16 instructions, else float32), the course's model eager and
+    through its fast path (``training_forward(model, "auto")``), nn.Transformer eager;
+    interleaved, milliseconds (median) and ratios to nn.Transformer."""
+    dtype = resolve_precision("auto", torch.device("cpu"))
     ours, peer = _models(dropout=0.0)
-    opt_ours, opt_peer = _adam(ours.train()), _adam(peer.train())
-    ours_t, peer_t = _interleaved(
-        [lambda: _train_step(ours, opt_ours, *batch), lambda: _train_step(peer, opt_peer, *batch)],
+    fast_model = copy.deepcopy(ours)
+    models = (ours, fast_model, peer)
+    optimizers = [_adam(model.train()) for model in models]
+    fast = training_forward(fast_model, "auto")
+    eager_t, fast_t, torch_t = _interleaved(
+        [
+            lambda f=forward, o=optimizer: _train_step(f, o, *batch, dtype=dtype)
+            for forward, optimizer in zip((ours, fast, peer), optimizers)
+        ],
         repeats,
     )
     med = statistics.median
     return {
-        "no_dropout_train_step_ms": med(ours_t) * 1e3,
-        "no_dropout_torch_train_step_ms": med(peer_t) * 1e3,
-        "no_dropout_train_step_ratio_vs_torch": med(ours_t) / med(peer_t),
+        "recipe_precision": "float32" if dtype is None else f"{str(dtype)[6:]} autocast",
+        "recipe_fast_path": fast.info.path,
+        "recipe_train_step_ms": med(eager_t) * 1e3,
+        "recipe_fast_train_step_ms": med(fast_t) * 1e3,
+        "recipe_torch_train_step_ms": med(torch_t) * 1e3,
+        "recipe_train_step_ratio_vs_torch": med(fast_t) / med(torch_t),
+        "recipe_eager_train_step_ratio_vs_torch": med(eager_t) / med(torch_t),
     }
 
 
@@ -186,7 +206,7 @@ def run(repeats: int = 30, threads: int = 2, profile_steps: int = 5) -> dict:
         "nn.Transformer": profile_step(steps["torch"], profile_steps),
     }
 
-    recipe_ms = _no_dropout_steps(batch, repeats)
+    recipe_ms = _recipe_steps(batch, repeats)
     ours.eval()
     peer.eval()
 
@@ -206,6 +226,7 @@ def run(repeats: int = 30, threads: int = 2, profile_steps: int = 5) -> dict:
         "compile_break_even_steps": round(compile_seconds / saved) if saved > 0 else None,
         "fast_path": fast.info.path,
         "fast_path_reason": fast.info.reason,
+        "math_attention_max_len": MATH_ATTENTION_MAX_LEN,
         **recipe_ms,
         "inference_forward_ms": med(eval_ours) * 1e3,
         "torch_inference_forward_ms": med(eval_peer) * 1e3,

@@ -7,7 +7,7 @@
   are translated with >= 99% exact match. Evaluation time is not counted as training.
 * :func:`run_real` trains the course's recipe, or (``--no-course``) a plain
   ``nn.Transformer`` (post-norm, untied, random batches; same tokens, width, depth, loss,
-  optimiser and schedule), on the split by English sentence of
+  optimiser, schedule and precision), on the split by English sentence of
   ``tatoeba-eng-fra-large.tsv`` for the same wall-clock budget. Every
   :data:`CURVE_EVERY` steps both are scored on the same validation sample (the pairs of the
   first :data:`CURVE_SOURCES` validation sources) by the one evaluation path,
@@ -37,6 +37,7 @@ import os
 import platform
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,9 @@ from course_lib.evaluate import EvalResult, evaluate
 from course_lib.interop import copy_to_torch
 from course_lib.loss import label_smoothed_cross_entropy, teacher_forcing
 from course_lib.model import Transformer
-from course_lib.optim import WarmupInverseSqrtSchedule, make_optimizer
+from course_lib.optim import WarmupInverseSqrtSchedule, clip_gradients, make_optimizer
 from course_lib.recipes import SMALL_MODEL, SPLIT, build_model, fit_tokenizers, recipe
+from course_lib.runtime import resolve_precision
 from course_lib.tokenize import END, PAD, START
 from course_lib.trainer import Trainer, TrainSettings
 from course_lib.translate import Translator, default_max_new_tokens
@@ -451,10 +453,13 @@ def _real_settings(minutes: float | None, seed: int, **overrides: Any) -> TrainS
 def _train_baseline(
     model: TorchBaseline, corpus: RealData, settings: TrainSettings, minutes: float
 ) -> dict[str, Any]:
-    """The baseline's loop: the course's loss, Adam, schedule and clipping, on plain random
-    batches (no length bucketing: ``pool_batches=1``). Every :data:`CURVE_EVERY` steps and
-    at the end the model is scored on the validation sample (not counted as training)."""
+    """The baseline's loop: the course's loss, Adam, schedule, clipping and precision
+    (``settings.precision``: bfloat16 autocast on a CPU with bfloat16 instructions), on
+    plain random batches (no length bucketing: ``pool_batches=1``). Every
+    :data:`CURVE_EVERY` steps and at the end the model is scored on the validation sample
+    (not counted as training)."""
     optimizer = make_optimizer(model)  # the course's Adam, fused where torch has it
+    dtype = resolve_precision(settings.precision, torch.device("cpu"))
     scheduler = WarmupInverseSqrtSchedule(
         optimizer, model.d_model, settings.warmup_steps, settings.lr_scale
     )
@@ -475,12 +480,12 @@ def _train_baseline(
             began = time.perf_counter()
             src, tgt = train.batch(batch)
             decoder_input, labels = teacher_forcing(tgt)
-            loss = label_smoothed_cross_entropy(
-                model(src, decoder_input), labels, settings.label_smoothing
-            )
+            with torch.autocast("cpu", dtype=dtype) if dtype else nullcontext():
+                logits = model(src, decoder_input)
+            loss = label_smoothed_cross_entropy(logits, labels, settings.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
+            clip_gradients(model, settings.clip_norm)
             optimizer.step()
             scheduler.step()
             step += 1

@@ -159,18 +159,24 @@ def _speed(speed: dict, f: _Figures) -> list[str]:
         "may take its fused fast path. Times are milliseconds, the median of interleaved",
         "repeats; a ratio is course_lib's time divided by nn.Transformer's. The chapters'",
         "eager model and the fast training path that the trainer uses (`course_lib.fast`:",
-        "the same model with dropout masks drawn from 16-bit random lanes on the CPU,",
-        "`torch.compile` on CUDA) are measured in the same interleaved loop.",
+        "the same model with dropout masks drawn from 16-bit random lanes and PyTorch's math",
+        f"attention kernel for sentences of up to {f['speed_math_attention_max_len']} tokens on the CPU, "
+        "`torch.compile` on",
+        "CUDA) are measured in the same interleaved loop: first with the paper's dropout in",
+        "float32, then as the recipes train, without dropout and in the recipes' precision",
+        "(`--precision auto`: bfloat16 autocast where the CPU has bfloat16 instructions),",
+        "nn.Transformer alike.",
         "",
         "| | course_lib eager | course_lib fast path | nn.Transformer | ratio, fast (eager) |",
         "|---|---|---|---|---|",
         f"| training step (ms) | {f['speed_train_step_ms']} | {f['speed_fast_train_step_ms']} "
         f"| {f['speed_torch_train_step_ms']} | {f['speed_train_step_ratio_vs_torch']} "
         f"({f['speed_eager_train_step_ratio_vs_torch']}) |",
-        f"| training step without dropout, as the recipes train (ms) | "
-        f"{f['speed_no_dropout_train_step_ms']} | (eager: nothing to draw) | "
-        f"{f['speed_no_dropout_torch_train_step_ms']} | "
-        f"{f['speed_no_dropout_train_step_ratio_vs_torch']} |",
+        f"| training step as the recipes train: no dropout, "
+        f"{f['speed_recipe_precision']} (ms) | {f['speed_recipe_train_step_ms']} | "
+        f"{f['speed_recipe_fast_train_step_ms']} | {f['speed_recipe_torch_train_step_ms']} | "
+        f"{f['speed_recipe_train_step_ratio_vs_torch']} "
+        f"({f['speed_recipe_eager_train_step_ratio_vs_torch']}) |",
         f"| eval forward (ms) | {f['speed_inference_forward_ms']} | (eager) | "
         f"{f['speed_torch_inference_forward_ms']} | {f['speed_inference_forward_ratio_vs_torch']} |",
         "",

@@ -1,7 +1,9 @@
 """The fast training path (course_lib.fast) computes what the eager model computes.
 
-CPU only and quick. The CPU fast path (cheap dropout masks) must equal the eager model bit
-for bit with dropout off, and draw dropout with the same statistics with it on. The
+CPU only and quick. With dropout off, the CPU fast path (cheap dropout masks, the math
+attention kernel for short sentences) must compute the eager model's loss and gradients:
+to float rounding where it uses the math kernel, bit for bit where it does not. With
+dropout on it must draw dropout with the same statistics. The
 compiled path is CUDA's; its CPU equivalence test compiles a tiny model, which takes
 minutes on a busy 2-core machine, so it runs in CI (``CI=true``) or with
 ``COURSE_TEST_COMPILE=1``.
@@ -36,8 +38,13 @@ from course_lib.model import Transformer
 #: The compiled path against eager, dropout off: the loss to 1e-5 relative, gradients to
 #: 1e-4 relative plus 1e-6 absolute (Inductor sums in another order than the eager kernels).
 LOSS_RTOL, GRAD_RTOL, GRAD_ATOL = 1e-5, 1e-4, 1e-6
+#: The CPU path with the math attention kernel against eager (the fused kernel), dropout
+#: off: the loss to 1e-6 relative, gradients to 1e-5 relative plus 1e-7 absolute (the two
+#: kernels sum the softmax and the weighted values in another order).
+MATH_LOSS_RTOL, MATH_GRAD_RTOL, MATH_GRAD_ATOL = 1e-6, 1e-5, 1e-7
 VOCAB = 23
-CHEAP = FastPathInfo("on", "cheap_dropout", "test")
+CPU_PATH = FastPathInfo("on", "cpu", "test")
+FUSED_KERNEL = "aten::_scaled_dot_product_flash_attention_for_cpu"
 
 
 def _tiny_model(dropout: float = 0.0) -> Transformer:
@@ -51,7 +58,7 @@ def _tiny_model(dropout: float = 0.0) -> Transformer:
         n_decoder_layers=1,
         d_ff=32,
         dropout=dropout,
-        max_len=32,
+        max_len=48,
     )
     return Transformer(config).train()
 
@@ -86,21 +93,87 @@ def _assert_same_training_step(forward, twin, eager, shape, rtol=0.0, atol=0.0, 
         )
 
 
-def test_cpu_auto_takes_the_cheap_dropout_path():
+def _no_math_kernel(monkeypatch):
+    monkeypatch.setattr(fast, "math_attention_unavailable", lambda: "torch 2.2 cannot choose")
+
+
+def test_cpu_auto_takes_the_cpu_path(monkeypatch):
     forward = training_forward(_tiny_model(dropout=0.1), "auto")
-    assert forward.info.path == "cheap_dropout"
-    assert training_forward(_tiny_model(dropout=0.1), "on").info.path == "cheap_dropout"
+    assert forward.info.path == "cpu" and "dropout masks" in forward.info.reason
+    assert training_forward(_tiny_model(dropout=0.1), "on").info.path == "cpu"
+    if fast.math_attention_unavailable() == "":
+        info = describe(_tiny_model(dropout=0.0), "auto")
+        assert info.path == "cpu" and "math attention kernel" in info.reason
+        assert "dropout" not in info.reason
+    _no_math_kernel(monkeypatch)
     info = describe(_tiny_model(dropout=0.0), "auto")
-    assert info.path == "eager" and "no dropout" in info.reason
+    assert info.path == "eager" and "no dropout" in info.reason and "2.2" in info.reason
+    info = describe(_tiny_model(dropout=0.1), "auto")
+    assert info.path == "cpu" and "math" not in info.reason
+
+
+def _attention_kernels(forward, src, tgt_in) -> set[str]:
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        forward(src, tgt_in)
+    return {event.name for event in profile.events() if "dot_product" in event.name}
+
+
+@pytest.mark.skipif(fast.math_attention_unavailable() != "", reason="needs torch >= 2.3")
+def test_short_batches_use_the_math_kernel_and_long_ones_the_fused_one():
+    model = _tiny_model()
+    forward = TrainingForward(model, CPU_PATH)
+    longest = fast.MATH_ATTENTION_MAX_LEN
+    short = _attention_kernels(forward, *_batch(2, longest, 5, seed=0)[:2])
+    assert short and FUSED_KERNEL not in short, short
+    long = _attention_kernels(forward, *_batch(2, longest + 1, 5, seed=0)[:2])
+    assert FUSED_KERNEL in long, long
+    assert FUSED_KERNEL in _attention_kernels(model, *_batch(2, 9, 5, seed=0)[:2])
 
 
 @pytest.mark.parametrize("shape", [(4, 9, 7), (3, 12, 5)], ids=["first", "other-lengths"])
-def test_fast_path_matches_eager_bit_for_bit_with_dropout_off(shape):
-    """Tolerance: none. With dropout 0 the cheap-mask path runs exactly the eager kernels."""
+def test_fast_path_matches_eager_with_dropout_off(shape):
+    """Tolerance: MATH_*: the math attention kernel sums in another order (short batches)."""
     eager = _tiny_model()
     twin = copy.deepcopy(eager)
-    forward = TrainingForward(twin, CHEAP)
-    _assert_same_training_step(forward, twin, eager, shape)
+    forward = TrainingForward(twin, CPU_PATH)
+    _assert_same_training_step(
+        forward, twin, eager, shape, MATH_GRAD_RTOL, MATH_GRAD_ATOL, loss_rtol=MATH_LOSS_RTOL
+    )
+
+
+def test_fast_path_matches_eager_bit_for_bit_for_long_sentences():
+    """Tolerance: none. Above MATH_ATTENTION_MAX_LEN, with dropout 0, the path runs exactly
+    the eager kernels."""
+    eager = _tiny_model()
+    twin = copy.deepcopy(eager)
+    forward = TrainingForward(twin, CPU_PATH)
+    _assert_same_training_step(forward, twin, eager, (3, fast.MATH_ATTENTION_MAX_LEN + 4, 6))
+
+
+def test_math_kernel_only_where_it_zeroes_queries_that_see_no_key(monkeypatch):
+    """The model leaves a query that sees no key to the kernel where the default kernel
+    zeroes it; the math kernel must do the same there (or is not used)."""
+    monkeypatch.setattr(fast.attention, "_ZEROES_BLIND_ROWS_ON_CPU", True)
+    monkeypatch.setattr(fast, "_MATH_ZEROES_BLIND_ROWS", False)
+    assert "NaN" in fast.math_attention_unavailable()
+    monkeypatch.setattr(fast.attention, "_ZEROES_BLIND_ROWS_ON_CPU", False)  # model fixes it
+    if fast.sdpa_kernel is not None:
+        assert fast.math_attention_unavailable() == ""
+    monkeypatch.setattr(fast, "sdpa_kernel", None)
+    assert torch.__version__ in fast.math_attention_unavailable()
+
+
+@pytest.mark.skipif(fast.math_attention_unavailable() != "", reason="needs torch >= 2.3")
+def test_math_kernel_gives_a_blind_query_zeros_and_finite_gradients():
+    q = torch.randn(1, 2, 3, 4, requires_grad=True)
+    kv = torch.randn(1, 2, 3, 4, requires_grad=True)
+    mask = torch.ones(1, 1, 3, 3, dtype=torch.bool)
+    mask[..., 1, :] = False  # the second query sees no key
+    with fast._math_kernel():
+        out = fast.attention._attend(q, kv, kv, mask, dropout_p=0.0)
+    out.sum().backward()
+    assert torch.equal(out[:, :, 1], torch.zeros(1, 2, 4))
+    assert q.grad.isfinite().all() and kv.grad.isfinite().all()
 
 
 def test_dropout_mask_statistics():
@@ -187,7 +260,7 @@ def test_model_loss_statistics_match_eager_with_dropout_on():
     model = _tiny_model(dropout=0.3)
     src, tgt_in, labels = _batch(8, 10, 9, seed=11)
     forward = training_forward(model, "auto")
-    assert forward.info.path == "cheap_dropout"
+    assert forward.info.path == "cpu"
 
     def losses(fn):
         out = []
@@ -248,7 +321,8 @@ def test_auto_falls_back_to_eager_where_compile_is_unavailable(monkeypatch):
     torch.testing.assert_close(forward(src, tgt_in), model(src, tgt_in), rtol=0, atol=0)
 
 
-def test_on_warns_when_it_has_no_fast_path():
+def test_on_warns_when_it_has_no_fast_path(monkeypatch):
+    _no_math_kernel(monkeypatch)
     with pytest.warns(UserWarning, match="no dropout"):
         forward = training_forward(_tiny_model(dropout=0.0), "on")
     assert forward.info.path == "eager"

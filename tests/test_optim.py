@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from course_lib.errors import CourseLibError
-from course_lib.optim import WarmupInverseSqrtSchedule, make_optimizer, noam_schedule
+from course_lib.optim import (
+    WarmupInverseSqrtSchedule,
+    clip_gradients,
+    make_optimizer,
+    noam_schedule,
+)
 
 
 def test_noam_schedule_values():
@@ -113,3 +118,62 @@ def test_make_optimizer_falls_back_where_no_fused_kernel_exists(monkeypatch):
     optimizer = make_optimizer(torch.nn.Linear(2, 2))
     assert not optimizer.param_groups[0].get("fused")
     assert optimizer.param_groups[0]["betas"] == (0.9, 0.98)
+
+
+def _with_gradients(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    model(torch.randn(5, 4)).pow(2).sum().mul(10).backward()
+    return model
+
+
+def test_clip_gradients_is_clip_grad_norm():
+    """The same norm and the same clipped gradients as PyTorch's per-tensor loop."""
+    ours, reference = _with_gradients(0), _with_gradients(0)
+    norm = clip_gradients(ours, 1.0)
+    expected = torch.nn.utils.clip_grad_norm_(reference.parameters(), 1.0, foreach=False)
+    torch.testing.assert_close(norm, expected)
+    assert norm > 1.0  # the case that clips
+    for mine, theirs in zip(ours.parameters(), reference.parameters()):
+        torch.testing.assert_close(mine.grad, theirs.grad)
+    total = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ours.parameters()]))
+    assert total == pytest.approx(1.0, rel=1e-5)
+    unclipped = _with_gradients(0)
+    before = [p.grad.clone() for p in unclipped.parameters()]
+    clip_gradients(unclipped, 1e6)
+    assert all(torch.equal(a, p.grad) for a, p in zip(before, unclipped.parameters()))
+
+
+def test_clip_gradients_falls_back_without_foreach_kernels(monkeypatch):
+    real = torch.nn.utils.clip_grad_norm_
+    calls = []
+
+    def old_torch(params, max_norm, foreach=None):
+        calls.append(foreach)
+        if foreach:
+            raise RuntimeError("foreach=True was passed, but can't use the foreach API on cpu")
+        return real(params, max_norm, foreach=False)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", old_torch)
+    model, reference = _with_gradients(1), _with_gradients(1)
+    torch.testing.assert_close(clip_gradients(model, 0.5), real(reference.parameters(), 0.5))
+    assert calls == [True, None]
+
+
+@pytest.mark.parametrize(
+    ("model", "max_norm", "message"),
+    [
+        ("a model", 1.0, "needs an nn.Module"),
+        (torch.nn.Linear(2, 2), 0.0, "positive number"),
+        (torch.nn.Linear(2, 2), -1, "positive number"),
+        (torch.nn.Linear(2, 2), True, "positive number"),
+        (torch.nn.Linear(2, 2), "1", "positive number"),
+    ],
+)
+def test_clip_gradients_bad_input(model, max_norm, message):
+    with pytest.raises(CourseLibError, match=message):
+        clip_gradients(model, max_norm)
+
+
+def test_clip_gradients_without_gradients_is_zero():
+    assert clip_gradients(torch.nn.Linear(2, 2), 1.0).item() == 0.0

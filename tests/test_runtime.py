@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib import runtime
 from course_lib.errors import CourseLibError
 from course_lib.runtime import (
+    cpu_has_bf16_instructions,
     get_rng_state,
     resolve_precision,
     seed_everything,
@@ -57,9 +59,27 @@ def test_device_and_precision_selection():
         select_device("tpu")
     with pytest.raises(CourseLibError, match="device must be"):
         select_device(3)
-    assert resolve_precision("auto", torch.device("cpu")) is None
+    native = cpu_has_bf16_instructions()
+    assert resolve_precision("auto", torch.device("cpu")) is (torch.bfloat16 if native else None)
     assert resolve_precision("bf16", torch.device("cpu")) is torch.bfloat16
     with pytest.raises(CourseLibError, match="fp16 needs a GPU"):
         resolve_precision("fp16", torch.device("cpu"))
     with pytest.raises(CourseLibError, match="precision must be"):
         resolve_precision("int8", torch.device("cpu"))
+
+
+def test_auto_precision_on_the_cpu_follows_its_bf16_instructions(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert runtime.cpu_has_bf16_instructions()
+    assert resolve_precision("auto", cpu) is torch.bfloat16
+    assert resolve_precision("fp32", cpu) is None  # asked for explicitly
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert resolve_precision("auto", cpu) is None
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert resolve_precision("auto", cpu) is torch.bfloat16
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")  # an older torch
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert resolve_precision("auto", cpu) is None
+    assert resolve_precision("auto", torch.device("mps")) is None

@@ -13,6 +13,9 @@ call :meth:`MultiHeadAttention.attend`, which trusts what the model already chec
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -88,11 +91,13 @@ def _weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None) -> tor
     return _masked_softmax(scores, mask)
 
 
-def _fused_kernel_zeroes_blind_rows() -> bool:
-    """Whether this torch's CPU kernel already gives a query that sees no key a zero output
-    and finite gradients (recent torch does; older versions give NaN). Probed once, at import."""
+def kernel_zeroes_blind_rows(choose_kernel: Callable[[], ContextManager] = nullcontext) -> bool:
+    """Whether this torch's CPU attention kernel already gives a query that sees no key a
+    zero output and finite gradients (recent torch does; older versions give NaN).
+    ``choose_kernel()`` is entered around the probe, e.g. ``lambda: sdpa_kernel(backend)``
+    to probe another kernel than the default. Probed once for the default kernel, at import."""
     try:
-        with torch.inference_mode(False), torch.enable_grad():
+        with torch.inference_mode(False), torch.enable_grad(), choose_kernel():
             q = torch.ones(1, 1, 1, 2, requires_grad=True)
             kv = torch.ones(1, 1, 1, 2, requires_grad=True)
             blind = torch.zeros(1, 1, 1, 1, dtype=torch.bool)
@@ -104,7 +109,7 @@ def _fused_kernel_zeroes_blind_rows() -> bool:
         return False
 
 
-_ZEROES_BLIND_ROWS_ON_CPU = _fused_kernel_zeroes_blind_rows()
+_ZEROES_BLIND_ROWS_ON_CPU = kernel_zeroes_blind_rows()
 
 
 def _attend(

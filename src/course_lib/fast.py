@@ -6,22 +6,31 @@ The chapters teach the eager model, one readable PyTorch operation at a time. Tr
 weights are the model's own, so the optimiser, checkpoints, evaluation and generation see
 one model. Which forward it gets depends on where the model lives (``FastPathInfo.path``):
 
-* ``"cheap_dropout"`` (CPU): the eager model with cheaper dropout masks. A profile of a CPU
-  training step shows PyTorch drawing every dropout mask element by element
-  (``aten::bernoulli_``), a large share of the step; matrix products are most of the rest.
-  Here one 64-bit random word gives four 16-bit lanes, and a lane below
-  ``round(p * 65536)`` drops its element (:func:`dropout_mask`): the drop probability is
-  ``p`` to within 1/131072, and kept values are scaled by the exact inverse of the keep
-  probability, so the expectation is unchanged. Masks come from PyTorch's seeded CPU
-  generator, so runs stay reproducible. Only the random draw changes: with dropout 0 the
-  computation is the eager one, bit for bit.
+* ``"cpu"``: the eager model with two CPU levers, each where it applies:
+
+  - *cheaper dropout masks* (a model with dropout). A profile of a CPU training step shows
+    PyTorch drawing every dropout mask element by element (``aten::bernoulli_``), a large
+    share of the step; matrix products are most of the rest. Here one 64-bit random word
+    gives four 16-bit lanes, and a lane below ``round(p * 65536)`` drops its element
+    (:func:`dropout_mask`): the drop probability is ``p`` to within 1/131072, and kept
+    values are scaled by the exact inverse of the keep probability, so the expectation is
+    unchanged. Masks come from PyTorch's seeded CPU generator, so runs stay reproducible.
+  - *the math attention kernel for short sentences*. Up to
+    :data:`MATH_ATTENTION_MAX_LEN` tokens, PyTorch's math kernel (two matrix products and
+    a softmax) trains faster than its fused CPU kernel, which pays off only for longer
+    sequences; the course's sentences are short. Used where this torch can choose the
+    kernel (``torch.nn.attention.sdpa_kernel``, torch >= 2.3) and the math kernel gives a
+    query that sees no key zeros, as the model expects (:func:`math_attention_unavailable`).
+
+  Only the random draw and the order of the sums change: with dropout 0 the loss and
+  gradients are the eager ones to float rounding (bit for bit for longer sentences).
 * ``"compiled"`` (CUDA): ``torch.compile(model, dynamic=True)``; Inductor fuses dropout,
   residual and LayerNorm and draws masks in-kernel. On the course's reference CPU (2 cores)
   the compiled step measured slower than eager, even with dropout off (Inductor's CPU
   kernels, its in-kernel random numbers above all), and compiling took minutes, so the
   CPU path does not compile.
-* ``"eager"``: the model itself (``fast="off"``, a model without dropout, other devices,
-  or where compiling cannot run or would not pay).
+* ``"eager"``: the model itself (``fast="off"``, other devices, a CPU where neither lever
+  applies, or where compiling cannot run or would not pay).
 
 ``mode`` ``"auto"`` takes the rule above; on CUDA it compiles only when torch.compile and
 Triton are installed, the process is not Colab's runtime (whose live runs are shorter than
@@ -39,6 +48,7 @@ import math
 import sys
 import warnings
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 
 import torch
@@ -46,7 +56,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
+from course_lib import attention
 from course_lib.errors import CourseLibError
+
+try:  # choosing PyTorch's attention kernel (torch >= 2.3)
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+except ImportError:  # pragma: no cover - torch 2.2
+    SDPBackend = sdpa_kernel = None
 
 MODES = ("auto", "on", "off")
 #: On CUDA, "auto" compiles only runs with at least this many steps ...
@@ -55,12 +71,17 @@ COMPILE_MIN_STEPS = 1000
 COMPILE_MIN_MINUTES = 3.0
 #: Random lanes per mask element: 16 bits, four lanes per 64-bit random word.
 LANES = 1 << 16
+#: The CPU path uses PyTorch's math attention kernel for batches whose longest sentence
+#: (source or decoder input) has at most this many tokens. Measured for issue 18 (a CPU
+#: training step on 2 threads, math kernel against fused): 0.90 of the time at 9 tokens,
+#: 0.96 at 20, 1.01 at 40, 1.03 at 64.
+MATH_ATTENTION_MAX_LEN = 32
 
 
 @dataclass(frozen=True)
 class FastPathInfo:
     """Which forward :func:`training_forward` chose for ``mode``: ``path`` is ``"eager"``,
-    ``"cheap_dropout"`` or ``"compiled"``; ``reason`` says why, in one sentence."""
+    ``"cpu"`` or ``"compiled"``; ``reason`` says why, in one sentence."""
 
     mode: str
     path: str
@@ -139,6 +160,27 @@ class CheapDropoutMasks(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def _math_kernel() -> AbstractContextManager:
+    return sdpa_kernel(SDPBackend.MATH)
+
+
+def math_attention_unavailable() -> str:
+    """Why the CPU path cannot use the math attention kernel (``""`` when it can): it needs
+    ``torch.nn.attention.sdpa_kernel`` (torch >= 2.3), and a math kernel that gives a query
+    that sees no key a zero output with finite gradients wherever the model leaves that to
+    the kernel (the default kernel does it; see ``attention.kernel_zeroes_blind_rows``)."""
+    if sdpa_kernel is None:
+        return f"torch {torch.__version__} cannot choose the attention kernel (it needs >= 2.3)"
+    if attention._ZEROES_BLIND_ROWS_ON_CPU and not _MATH_ZEROES_BLIND_ROWS:
+        return "this torch's math attention kernel gives NaN for a query that sees no key"
+    return ""
+
+
+_MATH_ZEROES_BLIND_ROWS = sdpa_kernel is not None and attention.kernel_zeroes_blind_rows(
+    _math_kernel
+)
+
+
 # ----------------------------------------------------------------------------------------
 # Choosing the path
 # ----------------------------------------------------------------------------------------
@@ -215,9 +257,15 @@ def describe(
         return _compile_path(mode, device, max_steps, max_minutes)
     if device.type != "cpu":
         return FastPathInfo(mode, "eager", f"no fast path for {device.type} devices")
-    if not _has_dropout(model):
-        return FastPathInfo(mode, "eager", "the model has no dropout to draw masks for")
-    return FastPathInfo(mode, "cheap_dropout", "CPU: dropout masks from 16-bit random lanes")
+    levers = []
+    if _has_dropout(model):
+        levers.append("dropout masks from 16-bit random lanes")
+    no_math = math_attention_unavailable()
+    if not no_math:
+        levers.append(f"the math attention kernel up to {MATH_ATTENTION_MAX_LEN} tokens")
+    if not levers:
+        return FastPathInfo(mode, "eager", f"the model has no dropout, and {no_math}")
+    return FastPathInfo(mode, "cpu", "CPU: " + "; ".join(levers))
 
 
 class TrainingForward:
@@ -231,10 +279,21 @@ class TrainingForward:
         self.info = info
         self._compiled = torch.compile(model, dynamic=True) if info.path == "compiled" else None
         self._proven = False  # the compiled forward has run once
+        cpu = info.path == "cpu"
+        self._cheap_dropout = cpu and _has_dropout(model)
+        self._math_attention = cpu and not math_attention_unavailable()
+
+    def _cpu_levers(self, src: Tensor, tgt: Tensor) -> ExitStack:
+        levers = ExitStack()
+        if self._cheap_dropout:
+            levers.enter_context(CheapDropoutMasks())
+        if self._math_attention and max(src.size(-1), tgt.size(-1)) <= MATH_ATTENTION_MAX_LEN:
+            levers.enter_context(_math_kernel())
+        return levers
 
     def __call__(self, src: Tensor, tgt: Tensor) -> Tensor:
-        if self.info.path == "cheap_dropout":
-            with CheapDropoutMasks():
+        if self.info.path == "cpu":
+            with self._cpu_levers(src, tgt):
                 return self.model(src, tgt)
         if self._compiled is None:
             return self.model(src, tgt)
@@ -281,6 +340,7 @@ __all__ = [
     "COMPILE_MIN_MINUTES",
     "COMPILE_MIN_STEPS",
     "LANES",
+    "MATH_ATTENTION_MAX_LEN",
     "MODES",
     "CheapDropoutMasks",
     "FastPathInfo",
@@ -291,5 +351,6 @@ __all__ = [
     "describe",
     "dropout_mask",
     "in_colab",
+    "math_attention_unavailable",
     "training_forward",
 ]

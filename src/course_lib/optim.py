@@ -73,4 +73,24 @@ def make_optimizer(model: nn.Module) -> torch.optim.Adam:
         return torch.optim.Adam(params, **settings)
 
 
-__all__ = ["WarmupInverseSqrtSchedule", "make_optimizer", "noam_schedule"]
+def clip_gradients(model: nn.Module, max_norm: float) -> torch.Tensor:
+    """Scale the gradients of ``model`` so that their global L2 norm is at most ``max_norm``
+    (``nn.utils.clip_grad_norm_``); returns the norm before clipping (a 0-d tensor).
+
+    It asks for PyTorch's multi-tensor ("foreach") kernels, which torch has on the CPU too
+    but uses there only when asked: one call for all gradients instead of one norm and one
+    product per tensor. A torch without them falls back to the loop: the same arithmetic."""
+    if not isinstance(model, nn.Module):
+        raise CourseLibError(f"clip_gradients needs an nn.Module, got {type(model).__name__}")
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm > 0:
+        raise CourseLibError(
+            f"clip_gradients: max_norm must be a positive number, got {max_norm!r}"
+        )
+    params = [p for p in model.parameters() if p.grad is not None]
+    try:
+        return nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+    except RuntimeError:  # "foreach=True was passed, but can't use the foreach API"
+        return nn.utils.clip_grad_norm_(params, max_norm)
+
+
+__all__ = ["WarmupInverseSqrtSchedule", "clip_gradients", "make_optimizer", "noam_schedule"]

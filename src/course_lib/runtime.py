@@ -95,11 +95,23 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
     raise CourseLibError(f"device must be 'auto', 'cpu', 'cuda' or 'mps', got {device!r}")
 
 
+def cpu_has_bf16_instructions() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX, as on
+    recent AMD EPYC and Intel Xeon). There, bf16 matrix products are faster than float32
+    ones; elsewhere PyTorch emulates them, which is slower."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch >= 2.1
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype: ``"auto"`` is bf16 on a GPU that supports it, else fp16 on CUDA,
-    and full float32 (None) on the CPU and MPS. ``"fp32"``, ``"bf16"``, ``"fp16"`` force it."""
+    """The autocast dtype: ``"auto"`` is bf16 on a GPU that supports it, else fp16 on CUDA;
+    bf16 on a CPU with bfloat16 instructions (:func:`cpu_has_bf16_instructions`), else
+    full float32 (None), as on MPS. ``"fp32"``, ``"bf16"``, ``"fp16"`` force it. Autocast
+    runs matrix products in the low precision; weights, optimiser and loss stay float32."""
     options = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
     if precision == "auto":
+        if device.type == "cpu":
+            return torch.bfloat16 if cpu_has_bf16_instructions() else None
         if device.type != "cuda":
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -111,6 +123,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 
 
 __all__ = [
+    "cpu_has_bf16_instructions",
     "get_rng_state",
     "resolve_precision",
     "seed_everything",

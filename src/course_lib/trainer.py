@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from course_lib.batching import BatchStream, EncodedPairs, encode_pairs
 from course_lib.callbacks import Callback, default_callbacks, save_training
@@ -34,7 +33,7 @@ from course_lib.errors import CourseLibError
 from course_lib.fast import MODES, training_forward
 from course_lib.loss import label_smoothed_cross_entropy, teacher_forcing
 from course_lib.model import Transformer
-from course_lib.optim import WarmupInverseSqrtSchedule, make_optimizer
+from course_lib.optim import WarmupInverseSqrtSchedule, clip_gradients, make_optimizer
 from course_lib.runtime import resolve_precision, seed_everything, select_device, set_rng_state
 from course_lib.tokenize import PAD
 from course_lib.viz import plot_history
@@ -55,7 +54,8 @@ class TrainSettings:
     runs every ``eval_every`` steps and at the end. A trainer with an ``out_dir`` writes
     ``checkpoint.pt`` every ``checkpoint_every`` steps (None: after each validation), at the
     end and on Ctrl-C. ``precision`` ``"auto"`` uses bfloat16 (or float16 with loss scaling)
-    autocast on CUDA and float32 elsewhere; ``device`` ``"auto"`` picks CUDA, MPS or the CPU.
+    autocast on CUDA, bfloat16 on a CPU with bfloat16 instructions and float32 elsewhere
+    (:func:`course_lib.runtime.resolve_precision`); ``device`` ``"auto"`` picks CUDA, MPS or the CPU.
     ``fast`` chooses the forward pass used for training (:func:`course_lib.fast.training_forward`:
     ``"auto"`` the fast path where it helps, ``"on"``, ``"off"`` the eager model).
     """
@@ -269,7 +269,7 @@ class Trainer:
         self.scaler.scale(loss).backward()
         if self.settings.clip_norm is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.clip_norm)
+            clip_gradients(self.model, self.settings.clip_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()

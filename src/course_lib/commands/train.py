@@ -109,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         default=None,
         choices=["auto", "fp32", "bf16", "fp16"],
-        help="mixed precision (auto: bf16/fp16 on a GPU, fp32 on the CPU)",
+        help="mixed precision (auto: bf16/fp16 on a GPU, bf16 on a CPU that has it, else fp32)",
     )
     parser.add_argument(
         "--tokenizer",
