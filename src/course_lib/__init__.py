@@ -19,6 +19,6 @@ type, ``viz`` and ``notebook`` draw, ``cli`` and ``commands`` are ``course-lib``
 
 from course_lib.errors import CourseLibError
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 __all__ = ["CourseLibError", "__version__"]
