@@ -7,9 +7,9 @@ Three training steps are interleaved - course_lib eager, course_lib's fast path
 (:func:`course_lib.fast.training_forward`: cheap dropout masks and the math attention
 kernel for short sentences on the CPU, ``torch.compile`` on CUDA) and nn.Transformer - and
 the medians compared, so that load from other processes on a shared machine hits all
-alike. All in float32; the same three again as the recipes train (no dropout, the recipes'
-precision: bfloat16 autocast on a CPU with bfloat16 instructions), all alike. The headline ``train_step_ratio_vs_torch`` is the fast
-path's; the eager ratio stands beside it. What the fast path's first step costs beyond an
+alike. All in float32; then the same three as the recipes train them (no dropout, the
+recipes' precision: bfloat16 autocast on a CPU with bfloat16 instructions). The headline
+``train_step_ratio_vs_torch`` is the fast path's; the eager ratio stands beside it. What the fast path's first step costs beyond an
 eager step (``compile_seconds``: compiling, with an empty compiler cache, where the path
 compiles; about nothing where it does not) is stated, with the steps that pay it back.
 
@@ -164,8 +164,9 @@ def _recipe_steps(batch, repeats: int) -> dict:
         repeats,
     )
     med = statistics.median
+    precision = "float32" if dtype is None else str(dtype).removeprefix("torch.") + " autocast"
     return {
-        "recipe_precision": "float32" if dtype is None else f"{str(dtype)[6:]} autocast",
+        "recipe_precision": precision,
         "recipe_fast_path": fast.info.path,
         "recipe_train_step_ms": med(eager_t) * 1e3,
         "recipe_fast_train_step_ms": med(fast_t) * 1e3,
