@@ -220,3 +220,5 @@ def test_bad_options(tmp_path, corpus):
     assert_clean_error(result, "dropout")
     result = run_cli("--corpus", corpus, "--out", tmp_path / "fresh", "--resume", "--steps", 1)
     assert_clean_error(result, "nothing to resume")
+    result = run_cli("--corpus", corpus, "--out", tmp_path / "run", "--resume", "--dropout", 0.1)
+    assert_clean_error(result, "--resume keeps the checkpoint's")

@@ -243,6 +243,8 @@ def _validate_args(args: argparse.Namespace) -> None:
             raise CourseLibError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if args.minutes is not None and not args.minutes > 0:
         raise CourseLibError(f"--minutes must be positive, got {args.minutes}")
+    if args.resume and args.dropout is not None:
+        raise CourseLibError("--dropout builds a new model; --resume keeps the checkpoint's")
 
 
 class Report(Callback):
