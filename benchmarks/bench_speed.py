@@ -27,7 +27,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -38,7 +37,7 @@ from course_lib.config import TransformerConfig
 from course_lib.fast import MATH_ATTENTION_MAX_LEN, training_forward
 from course_lib.model import Transformer
 from course_lib.optim import make_optimizer
-from course_lib.runtime import resolve_precision
+from course_lib.runtime import mixed_precision, resolve_precision
 
 VOCAB = 2000
 BATCH, SRC_LEN, TGT_LEN = 64, 20, 20
@@ -81,7 +80,7 @@ def _adam(model: nn.Module) -> torch.optim.Adam:
 
 def _train_step(forward, optimizer, src, tgt_in, labels, dtype=None) -> None:
     """One step; ``dtype`` (e.g. ``torch.bfloat16``) runs the forward under autocast."""
-    with torch.autocast("cpu", dtype=dtype) if dtype else nullcontext():
+    with mixed_precision("cpu", dtype):
         logits = forward(src, tgt_in)
     loss = nn.functional.cross_entropy(
         logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=PAD
@@ -119,7 +118,7 @@ def profile_step(step: Callable[[], None], steps: int = 5, top: int = 6) -> dict
     return {e.key: round(100 * e.self_cpu_time_total / total, 1) for e in ranked}
 
 
-def _cold_compile(forward, optimizer, batch) -> float:
+def _cold_compile(step: Callable[[], None]) -> float:
     """Seconds of the fast path's first training step, compiled with an empty compiler
     cache (what a first run pays; later runs of the same model reuse the cache)."""
     previous = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
@@ -127,7 +126,7 @@ def _cold_compile(forward, optimizer, batch) -> float:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
         try:
             start = time.perf_counter()
-            _train_step(forward, optimizer, *batch)
+            step()
             return time.perf_counter() - start
         finally:
             if previous is None:
@@ -144,25 +143,35 @@ def load_average() -> float | None:
         return None
 
 
+def _three_steps(batch, mode: str, dropout: float = 0.1, dtype: torch.dtype | None = None):
+    """Training steps of course_lib eager, course_lib's fast path (``training_forward(model,
+    mode)``) and nn.Transformer with ``dropout``, each model with its own Adam; ``dtype``
+    autocasts all three. Returns ``({"eager", "fast", "torch": step}, fast forward, course model,
+    nn.Transformer)``."""
+    ours, peer = _models(dropout)
+    fast_model = copy.deepcopy(ours)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a fallback to eager is reported in fast_path
+        fast = training_forward(fast_model, mode)
+    steps = {}
+    for name, model, forward in (
+        ("eager", ours, ours),
+        ("fast", fast_model, fast),
+        ("torch", peer, peer),
+    ):
+        optimizer = _adam(model.train())
+        steps[name] = lambda f=forward, o=optimizer: _train_step(f, o, *batch, dtype=dtype)
+    return steps, fast, ours, peer
+
+
 def _recipe_steps(batch, repeats: int) -> dict:
-    """Both models as the course's recipes train them: without dropout
+    """The three steps as the course's recipes train: without dropout
     (``RECIPE_MODEL_CHANGES``) and in the recipes' precision (``"auto"``: bfloat16 autocast
-    on a CPU with bfloat16 instructions, else float32), the course's model eager and
-    through its fast path (``training_forward(model, "auto")``), nn.Transformer eager;
+    on a CPU with bfloat16 instructions, else float32), the fast path ``"auto"``;
     interleaved, milliseconds (median) and ratios to nn.Transformer."""
     dtype = resolve_precision("auto", torch.device("cpu"))
-    ours, peer = _models(dropout=0.0)
-    fast_model = copy.deepcopy(ours)
-    models = (ours, fast_model, peer)
-    optimizers = [_adam(model.train()) for model in models]
-    fast = training_forward(fast_model, "auto")
-    eager_t, fast_t, torch_t = _interleaved(
-        [
-            lambda f=forward, o=optimizer: _train_step(f, o, *batch, dtype=dtype)
-            for forward, optimizer in zip((ours, fast, peer), optimizers)
-        ],
-        repeats,
-    )
+    steps, fast, _, _ = _three_steps(batch, "auto", dropout=0.0, dtype=dtype)
+    eager_t, fast_t, torch_t = _interleaved(list(steps.values()), repeats)
     med = statistics.median
     precision = "float32" if dtype is None else str(dtype).removeprefix("torch.") + " autocast"
     return {
@@ -182,21 +191,11 @@ def run(repeats: int = 30, threads: int = 2, profile_steps: int = 5) -> dict:
     torch.set_num_threads(threads)
     batch = make_batch()
     src, tgt_in, _ = batch
-    ours, peer = _models()
-    fast_model = copy.deepcopy(ours)
-    for model in (ours, fast_model, peer):
-        model.train()
-    opt_ours, opt_fast, opt_peer = (_adam(m) for m in (ours, fast_model, peer))
     load_before = load_average()
+    steps, fast, ours, peer = _three_steps(batch, "on")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a fallback to eager is reported in fast_path
-        fast = training_forward(fast_model, "on")
-        first_step = _cold_compile(fast, opt_fast, batch)
-    steps = {
-        "eager": lambda: _train_step(ours, opt_ours, *batch),
-        "fast": lambda: _train_step(fast, opt_fast, *batch),
-        "torch": lambda: _train_step(peer, opt_peer, *batch),
-    }
+        first_step = _cold_compile(steps["fast"])
     eager_t, fast_t, torch_t = _interleaved(list(steps.values()), repeats)
     med = statistics.median
     compile_seconds = max(first_step - med(eager_t), 0.0)

@@ -37,7 +37,6 @@ import os
 import platform
 import time
 import warnings
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ from course_lib.loss import label_smoothed_cross_entropy, teacher_forcing
 from course_lib.model import Transformer
 from course_lib.optim import WarmupInverseSqrtSchedule, clip_gradients, make_optimizer
 from course_lib.recipes import SMALL_MODEL, SPLIT, build_model, fit_tokenizers, recipe
-from course_lib.runtime import resolve_precision
+from course_lib.runtime import mixed_precision, resolve_precision
 from course_lib.tokenize import END, PAD, START
 from course_lib.trainer import Trainer, TrainSettings
 from course_lib.translate import Translator, default_max_new_tokens
@@ -480,7 +479,7 @@ def _train_baseline(
             began = time.perf_counter()
             src, tgt = train.batch(batch)
             decoder_input, labels = teacher_forcing(tgt)
-            with torch.autocast("cpu", dtype=dtype) if dtype else nullcontext():
+            with mixed_precision("cpu", dtype):
                 logits = model(src, decoder_input)
             loss = label_smoothed_cross_entropy(logits, labels, settings.label_smoothing)
             optimizer.zero_grad(set_to_none=True)

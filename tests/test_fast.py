@@ -155,7 +155,7 @@ def test_math_kernel_only_where_it_zeroes_queries_that_see_no_key(monkeypatch):
     """The model leaves a query that sees no key to the kernel where the default kernel
     zeroes it; the math kernel must do the same there (or is not used)."""
     monkeypatch.setattr(fast.attention, "_ZEROES_BLIND_ROWS_ON_CPU", True)
-    monkeypatch.setattr(fast, "_MATH_ZEROES_BLIND_ROWS", False)
+    monkeypatch.setattr(fast, "_math_zeroes_blind_rows", lambda: False)
     assert "NaN" in fast.math_attention_unavailable()
     monkeypatch.setattr(fast.attention, "_ZEROES_BLIND_ROWS_ON_CPU", False)  # model fixes it
     if fast.sdpa_kernel is not None:

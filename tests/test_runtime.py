@@ -83,3 +83,17 @@ def test_auto_precision_on_the_cpu_follows_its_bf16_instructions(monkeypatch):
     monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
     assert resolve_precision("auto", cpu) is None
     assert resolve_precision("auto", torch.device("mps")) is None
+
+
+def test_mixed_precision_is_autocast_or_nothing():
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    with runtime.mixed_precision("cpu", torch.bfloat16):
+        assert (a @ b).dtype is torch.bfloat16
+    with runtime.mixed_precision("cpu", None):
+        assert (a @ b).dtype is torch.float32
+    with pytest.raises(CourseLibError, match="floating torch dtype"):
+        runtime.mixed_precision("cpu", torch.int64)
+    with pytest.raises(CourseLibError, match="floating torch dtype"):
+        runtime.mixed_precision("cpu", "bf16")
+    with pytest.raises(CourseLibError, match="device_type"):
+        runtime.mixed_precision(torch.device("cpu"), torch.bfloat16)

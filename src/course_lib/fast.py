@@ -43,6 +43,7 @@ eagerly.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import sys
@@ -171,14 +172,15 @@ def math_attention_unavailable() -> str:
     the kernel (the default kernel does it; see ``attention.kernel_zeroes_blind_rows``)."""
     if sdpa_kernel is None:
         return f"torch {torch.__version__} cannot choose the attention kernel (it needs >= 2.3)"
-    if attention._ZEROES_BLIND_ROWS_ON_CPU and not _MATH_ZEROES_BLIND_ROWS:
+    if attention._ZEROES_BLIND_ROWS_ON_CPU and not _math_zeroes_blind_rows():
         return "this torch's math attention kernel gives NaN for a query that sees no key"
     return ""
 
 
-_MATH_ZEROES_BLIND_ROWS = sdpa_kernel is not None and attention.kernel_zeroes_blind_rows(
-    _math_kernel
-)
+@functools.cache
+def _math_zeroes_blind_rows() -> bool:
+    """Probed once, the first time a CPU path is chosen (not at import)."""
+    return attention.kernel_zeroes_blind_rows(_math_kernel)
 
 
 # ----------------------------------------------------------------------------------------
@@ -223,6 +225,11 @@ def _has_dropout(model: nn.Module) -> bool:
     )
 
 
+def _cpu_levers(model: nn.Module) -> tuple[bool, bool]:
+    """Which CPU levers apply to ``model``: ``(cheap dropout masks, math attention kernel)``."""
+    return _has_dropout(model), math_attention_unavailable() == ""
+
+
 def _compile_path(mode: str, device: torch.device, max_steps, max_minutes) -> FastPathInfo:
     missing = compile_unavailable(device)
     if missing:
@@ -257,14 +264,13 @@ def describe(
         return _compile_path(mode, device, max_steps, max_minutes)
     if device.type != "cpu":
         return FastPathInfo(mode, "eager", f"no fast path for {device.type} devices")
-    levers = []
-    if _has_dropout(model):
-        levers.append("dropout masks from 16-bit random lanes")
-    no_math = math_attention_unavailable()
-    if not no_math:
+    cheap_dropout, math_kernel = _cpu_levers(model)
+    if not (cheap_dropout or math_kernel):
+        why = math_attention_unavailable()
+        return FastPathInfo(mode, "eager", f"the model has no dropout, and {why}")
+    levers = ["dropout masks from 16-bit random lanes"] if cheap_dropout else []
+    if math_kernel:
         levers.append(f"the math attention kernel up to {MATH_ATTENTION_MAX_LEN} tokens")
-    if not levers:
-        return FastPathInfo(mode, "eager", f"the model has no dropout, and {no_math}")
     return FastPathInfo(mode, "cpu", "CPU: " + "; ".join(levers))
 
 
@@ -280,10 +286,9 @@ class TrainingForward:
         self._compiled = torch.compile(model, dynamic=True) if info.path == "compiled" else None
         self._proven = False  # the compiled forward has run once
         cpu = info.path == "cpu"
-        self._cheap_dropout = cpu and _has_dropout(model)
-        self._math_attention = cpu and not math_attention_unavailable()
+        self._cheap_dropout, self._math_attention = _cpu_levers(model) if cpu else (False, False)
 
-    def _cpu_levers(self, src: Tensor, tgt: Tensor) -> ExitStack:
+    def _cpu_context(self, src: Tensor, tgt: Tensor) -> ExitStack:
         levers = ExitStack()
         if self._cheap_dropout:
             levers.enter_context(CheapDropoutMasks())
@@ -293,7 +298,7 @@ class TrainingForward:
 
     def __call__(self, src: Tensor, tgt: Tensor) -> Tensor:
         if self.info.path == "cpu":
-            with self._cpu_levers(src, tgt):
+            with self._cpu_context(src, tgt):
                 return self.model(src, tgt)
         if self._compiled is None:
             return self.model(src, tgt)

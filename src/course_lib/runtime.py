@@ -8,6 +8,7 @@ A run is reproducible when every random-number generator starts from the same se
 from __future__ import annotations
 
 import random
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -122,9 +123,23 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return options[precision]
 
 
+def mixed_precision(device_type: str, dtype: torch.dtype | None) -> AbstractContextManager:
+    """The context a forward pass runs in for the autocast ``dtype`` that
+    :func:`resolve_precision` chose: ``torch.autocast(device_type, dtype=dtype)``, or one
+    that changes nothing for None (full float32)."""
+    if not isinstance(device_type, str):
+        raise CourseLibError(f"device_type must be a string such as 'cpu', got {device_type!r}")
+    if dtype is None:
+        return nullcontext()
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise CourseLibError(f"dtype must be a floating torch dtype or None, got {dtype!r}")
+    return torch.autocast(device_type, dtype=dtype)
+
+
 __all__ = [
     "cpu_has_bf16_instructions",
     "get_rng_state",
+    "mixed_precision",
     "resolve_precision",
     "seed_everything",
     "select_device",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,13 @@ from course_lib.fast import MODES, training_forward
 from course_lib.loss import label_smoothed_cross_entropy, teacher_forcing
 from course_lib.model import Transformer
 from course_lib.optim import WarmupInverseSqrtSchedule, clip_gradients, make_optimizer
-from course_lib.runtime import resolve_precision, seed_everything, select_device, set_rng_state
+from course_lib.runtime import (
+    mixed_precision,
+    resolve_precision,
+    seed_everything,
+    select_device,
+    set_rng_state,
+)
 from course_lib.tokenize import PAD
 from course_lib.viz import plot_history
 
@@ -55,7 +60,8 @@ class TrainSettings:
     ``checkpoint.pt`` every ``checkpoint_every`` steps (None: after each validation), at the
     end and on Ctrl-C. ``precision`` ``"auto"`` uses bfloat16 (or float16 with loss scaling)
     autocast on CUDA, bfloat16 on a CPU with bfloat16 instructions and float32 elsewhere
-    (:func:`course_lib.runtime.resolve_precision`); ``device`` ``"auto"`` picks CUDA, MPS or the CPU.
+    (:func:`course_lib.runtime.resolve_precision`); ``device`` ``"auto"`` picks CUDA, MPS or
+    the CPU.
     ``fast`` chooses the forward pass used for training (:func:`course_lib.fast.training_forward`:
     ``"auto"`` the fast path where it helps, ``"on"``, ``"off"`` the eager model).
     """
@@ -257,8 +263,7 @@ class Trainer:
         decoder_input, labels = teacher_forcing(tgt)  # (batch, tgt_len + 1) each
         global_tokens = context.all_reduce_sum((labels != PAD).sum().double())
         self.optimizer.zero_grad(set_to_none=True)
-        dtype = self.autocast_dtype
-        with torch.autocast(self.device.type, dtype=dtype) if dtype else nullcontext():
+        with mixed_precision(self.device.type, self.autocast_dtype):
             logits = self.forward(src, decoder_input)  # (batch, tgt_len + 1, V)
         loss_sum = label_smoothed_cross_entropy(
             logits, labels, self.settings.label_smoothing, reduction="sum"
